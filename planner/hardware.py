@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import PlannerError, unknown
-from .names import name_key, split_aliases
+from .names import NameIndex, split_aliases
 from .resources import data_dir
 from .units import parse_bytes
 
@@ -129,14 +129,10 @@ def _row_to_device(row: dict) -> Device:
 
 
 @functools.cache
-def _index(extra: tuple[str, ...]) -> dict[str, str]:
+def _index(extra: tuple[str, ...]) -> NameIndex:
     df = table(extra)
-    idx = {name_key(n): n for n in df["name"]}
     aliases = df["aliases"] if "aliases" in df else [None] * len(df)
-    for name, text in zip(df["name"], aliases):
-        for a in split_aliases(text):
-            idx.setdefault(name_key(a), name)
-    return idx
+    return NameIndex((name, split_aliases(text)) for name, text in zip(df["name"], aliases))
 
 
 def names(extra: tuple[str, ...] = ()) -> list[str]:
@@ -147,13 +143,10 @@ def get_device(name: str, extra: tuple[str, ...] = ()) -> Device:
     """The profile called `name` or one of its aliases (case-insensitive, '-'/'_'/'.' ignored);
     unknown names suggest the closest."""
     extra = tuple(extra)
-    hit = _index(extra).get(name_key(name))
+    hit = _index(extra).find(name)
     df = table(extra)
     if hit is None:
-        cands = list(df["name"])
-        for text in df["aliases"] if "aliases" in df else []:
-            cands += split_aliases(text)
-        raise unknown("device", name, cands, "see `planner hardware`")
+        raise unknown("device", name, _index(extra).all_names, "see `planner hardware`")
     return _row_to_device(df[df["name"] == hit].iloc[0].to_dict())
 
 

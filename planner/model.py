@@ -22,7 +22,7 @@ from .errors import PlannerError, unknown
 ARCHS = ("decoder", "encoder-decoder")
 MLPS = ("gelu", "relu", "swiglu", "geglu", "silu")
 GATED = ("swiglu", "geglu")
-POSITIONS = ("learned", "sinusoidal", "rotary", "alibi", "relative", "none")
+POSITIONS = ("learned", "sinusoidal", "rotary", "alibi", "relative", "xl-relative", "none")
 NORMS = ("layernorm", "rmsnorm")
 
 # Component names of the breakdown, in display order.
@@ -198,6 +198,11 @@ def attention_params(spec: ModelSpec, cross: bool = False) -> int:
     K/V sized by n_kv_heads for MQA/GQA).  Cross-attention has the same shapes."""
     d, q, kv = spec.d_model, spec.q_dim, spec.kv_dim
     weights = d * q + 2 * d * kv + q * d
+    if spec.positions == "xl-relative":
+        # Transformer-XL relative positions (Dai et al. 2019 sec. 3.3): each layer projects the
+        # sinusoidal relative encodings with its own W_{k,R} (d_model x heads*d_head).  Gopher
+        # and Chinchilla use them (Rae et al. 2021 sec. 3; Hoffmann et al. 2022 sec. 4.1).
+        weights += d * q
     biases = (q + 2 * kv if spec.qkv_bias else 0) + (d if spec.attn_out_bias else 0)
     return weights + biases
 

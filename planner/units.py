@@ -191,7 +191,7 @@ def format_bytes(b: float, binary: bool = False, digits: int = 3) -> str:
     for name, scale in units:
         if abs(b) >= scale:
             return f"{_sig(b / scale, digits)} {name}"
-    return f"{b:.0f} B"
+    return f"{_sig(b, digits)} B"
 
 
 def format_duration(seconds: float, digits: int = 3) -> str:

@@ -2,7 +2,8 @@
 
 Each ``[[model]]`` entry holds the architecture (the `ModelSpec` fields), its `source`, and
 published figures used by the tests (`published_params`, `exact_params`, `train_tokens`, ...).
-Names are lower-case with hyphens; look-ups ignore case, ``-``, ``_``, ``.`` and spaces.
+Names are lower-case with hyphens; look-ups ignore case and are tolerant of ``_``, ``.`` and
+spaces (`planner.names.NameIndex`).
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from ..errors import PlannerError, unknown
 from ..model import ModelSpec
-from ..names import name_key as key
+from ..names import NameIndex
 
 _FOLDER = Path(__file__).resolve().parent
 
@@ -44,24 +45,14 @@ def models() -> dict[str, ModelSpec]:
 
 
 @functools.cache
-def _index() -> dict[str, str]:
-    index: dict[str, str] = {}
-    for name, spec in models().items():
-        for alias in (name, *spec.aliases):
-            k = key(alias)
-            if k in index and index[k] != name:
-                raise RuntimeError(f"zoo name clash: {alias!r} names {index[k]} and {name}")
-            index[k] = name
-    return index
+def _index() -> NameIndex:
+    return NameIndex((name, spec.aliases) for name, spec in models().items())
 
 
 def get(name: str) -> ModelSpec:
     """The zoo model called `name` (or one of its aliases); unknown names suggest the closest."""
-    hit = _index().get(key(name))
+    hit = _index().find(name)
     if hit is None:
-        names = list(models())
-        for spec in models().values():
-            names.extend(spec.aliases)
-        raise unknown("model", name, names,
+        raise unknown("model", name, _index().all_names,
                       "see `planner models`, or give a config.json or model TOML path")
     return models()[hit]
