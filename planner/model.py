@@ -70,6 +70,10 @@ class ModelSpec:
     router_bias: bool = False
     relative_attention_buckets: int = 32
     shared_encoder_decoder_embeddings: bool = True
+    # Width of the token embedding when it differs from d_model (OPT-350m's word_embed_proj_dim
+    # = 512 < 1024): the embedding and a tied lm_head are vocab x embed_dim, and two bias-free
+    # projections d_model x embed_dim map in and out of the blocks (HF OPTDecoder.project_in/out).
+    embed_dim: int | None = None
     # Provenance and published figures (not architecture).
     family: str = ""
     source: str = ""
@@ -110,6 +114,11 @@ class ModelSpec:
         return self.expert_d_ff or self.d_ff
 
     @property
+    def embedding_width(self) -> int:
+        """Width of the token embedding (= d_model unless embed_dim says otherwise)."""
+        return self.embed_dim or self.d_model
+
+    @property
     def positions_rows(self) -> int:
         return self.n_positions or self.context
 
@@ -136,7 +145,7 @@ class ModelSpec:
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
                 raise PlannerError(f"{where}: {fld} must be a whole number >= 0, got {v!r}")
         for fld in ("n_kv_heads", "head_dim", "n_positions", "expert_d_ff", "shared_expert_d_ff",
-                    "norms_per_block"):
+                    "norms_per_block", "embed_dim"):
             v = getattr(self, fld)
             if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v <= 0):
                 raise PlannerError(f"{where}: {fld} must be a positive whole number, got {v!r}")
@@ -266,9 +275,13 @@ def breakdown(spec: ModelSpec, active: bool = False) -> dict[str, int]:
     """Parameters by component: embedding, positions, attention, mlp, norms, lm_head."""
     groups = layer_groups(spec, active)
     stacks = 2 if spec.arch == "encoder-decoder" else 1
-    emb = spec.vocab_size * spec.d_model
+    emb = spec.vocab_size * spec.embedding_width
     if spec.arch == "encoder-decoder" and not spec.shared_encoder_decoder_embeddings:
         emb *= 2
+    # OPT-350m style factorised embedding: project_in (embed_dim -> d_model) counted with the
+    # embedding, project_out (d_model -> embed_dim) with the lm_head; both without bias.
+    projection = spec.d_model * spec.embedding_width if spec.embedding_width != spec.d_model else 0
+    emb += projection
     positions = spec.positions_rows * spec.d_model if spec.positions == "learned" else 0
     positions *= stacks if spec.arch == "encoder-decoder" else 1
     attention = sum(g["count"] * g["attention"] for g in groups) + stacks * _relative_bias(spec)
@@ -276,8 +289,8 @@ def breakdown(spec: ModelSpec, active: bool = False) -> dict[str, int]:
     norms = sum(g["count"] * g["norms"] for g in groups)
     norms += stacks * _norm_params(spec) * spec.final_norm
     norms += _norm_params(spec) * spec.embedding_norm
-    lm_head = 0 if spec.tie_embeddings else spec.vocab_size * spec.d_model
-    lm_head += spec.vocab_size * spec.lm_head_bias
+    lm_head = 0 if spec.tie_embeddings else spec.vocab_size * spec.embedding_width
+    lm_head += spec.vocab_size * spec.lm_head_bias + projection
     return {"embedding": emb, "positions": positions, "attention": attention, "mlp": mlp,
             "norms": norms, "lm_head": lm_head}
 

@@ -28,6 +28,7 @@ def params_record(spec: ModelSpec) -> dict:
     if "safetensors_params" in spec.meta:
         record["safetensors_params"] = spec.meta["safetensors_params"]
         record["safetensors_difference"] = spec.meta["safetensors_params"] - record["params"]
+        record["safetensors_approximate"] = bool(spec.meta.get("safetensors_approximate"))
     return record
 
 
@@ -55,10 +56,11 @@ def derivation(spec: ModelSpec, r: dict) -> str:
     def row(label: str, formula: str, value: int) -> None:
         lines.append(f"  {label:<22}{formula:<34}{format_int(value):>{w}}")
 
-    emb_formula = f"{spec.vocab_size:,} x {spec.d_model:,}"
+    emb_formula = f"{spec.vocab_size:,} x {spec.embedding_width:,}"
+    proj = spec.embedding_width != spec.d_model  # OPT-350m: project_in / project_out
     if spec.arch == "encoder-decoder" and not spec.shared_encoder_decoder_embeddings:
         emb_formula = "2 x " + emb_formula
-    row("token embedding", emb_formula, b["embedding"])
+    row("token embedding", emb_formula + (" + project_in" if proj else ""), b["embedding"])
     if b["positions"]:
         row("positions (learned)", f"{spec.positions_rows:,} x {spec.d_model:,}", b["positions"])
     else:
@@ -97,8 +99,8 @@ def derivation(spec: ModelSpec, r: dict) -> str:
     if extra_attn:
         row("relative position bias", "", extra_attn)
     row("lm head", "tied to token embedding" if spec.tie_embeddings and not b["lm_head"]
-        else f"{spec.vocab_size:,} x {spec.d_model:,}" if not spec.tie_embeddings
-        else "bias only", b["lm_head"])
+        else f"{spec.vocab_size:,} x {spec.embedding_width:,}" if not spec.tie_embeddings
+        else "tied; project_out" if proj else "bias only", b["lm_head"])
     lines.append("  " + "-" * (22 + 34 + w))
     row("total", f"({format_count(r['params'])})", r["params"])
     if r["active_params"] != r["params"]:
@@ -109,7 +111,10 @@ def derivation(spec: ModelSpec, r: dict) -> str:
                      ("safetensors_params", "safetensors headers")):
         if r.get(k):
             diff = (r["params"] - r[k]) / r[k]
-            flag = "  << differs" if k == "safetensors_params" and r[k] != r["params"] else ""
+            flag = (f"  << differs by {r[k] - r['params']:+,}"
+                    if k == "safetensors_params" and r[k] != r["params"] else "")
+            if k == "safetensors_params" and r.get("safetensors_approximate"):
+                label, flag = "safetensors index (approximate: total_size / dtype bytes)", ""
             lines.append(f"  {label}: {format_int(r[k])} ({format_count(r[k])}); derived is "
                          f"{diff:+.2%}{flag}")
     lines.append(f"  neurons: {format_int(r['neurons'])} (output units of the linear layers in "
