@@ -111,6 +111,19 @@ def parse_bytes(text: str | float, what: str = "memory") -> float:
     return _check_finite(value * _BYTE_UNIT[unit], text, what)
 
 
+def parse_bandwidth(text: str | float, what: str = "bandwidth") -> float:
+    """``100GB/s``, ``1.2 TB/s``, ``900 GiB/s``, ``100GBps`` -> bytes per second (the unit is
+    required, as for memory)."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        return _check_finite(float(text), text, what)  # programmatic use: already bytes/s
+    s = str(text).strip()
+    m = re.match(r"^(.*?)\s*(?:/\s*s|/\s*sec|ps|\s+per\s+second)$", s, re.IGNORECASE)
+    if not m:
+        raise PlannerError(f"cannot read {what} {text!r} (expected e.g. 100GB/s, 1.2TB/s, "
+                           "900GiB/s)")
+    return parse_bytes(m.group(1), what)
+
+
 def parse_duration(text: str | float, what: str = "duration") -> float:
     """``90d``, ``12h``, ``3 months`` (730 h each), ``2 weeks``, ``1y``, ``45 min`` -> seconds.
     A bare number is refused (seconds? days?)."""
