@@ -316,6 +316,15 @@ def _value(key: Key, value: Any, what: str) -> Any:
     return key.check(key.parse(value, what), what)
 
 
+MAX_AXIS = 50_000_000  # values on one swept axis (each is held in memory)
+
+
+def _check_axis(n: int, what: str) -> None:
+    if n > MAX_AXIS:
+        raise PlannerError(f"{what}: a range of {n:,} values is too large for memory (at most "
+                           f"{MAX_AXIS:,} per axis); narrow it or take a larger step")
+
+
 _DISTS = {
     frozenset({"low", "high"}): "uniform",
     frozenset({"mean", "sd"}): "normal",
@@ -337,9 +346,11 @@ def _range_or_dist(key: Key, spec: dict, what: str) -> Sweep | Dist:
             if step <= 0 or stop < start:
                 raise PlannerError(f"{what}: range needs start <= stop and step > 0")
             n = int(math.floor((stop - start) / step + 1e-9)) + 1
+            _check_axis(n, what)
             values = start + step * np.arange(n)
         else:
             num = _int(spec["num"], what + ".num")
+            _check_axis(num, what)
             if num < 1 or stop < start:
                 raise PlannerError(f"{what}: range needs start <= stop and num >= 1")
             if spec.get("log", False):

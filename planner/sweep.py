@@ -61,9 +61,10 @@ def check_fits_in_memory(rows: int, columns: int, limit: float | None = None) ->
     limit = memory_limit_bytes() if limit is None else limit
     if need > limit:
         raise PlannerError(
-            f"the sweep has {rows:,} rows x {columns} columns, about {need / 1e9:,.1f} GB, more "
-            f"than the {limit / 1e9:,.1f} GB this machine can hold; narrow the ranges, keep only "
-            "the rows you need with --where, or stream to a file in chunks with --out FILE.csv")
+            f"the sweep has {rows:,} rows x {columns} columns, about {need / 1e9:,.1f} GB: too "
+            f"large for memory (this machine holds {limit / 1e9:,.1f} GB); narrow the ranges, keep "
+            "only the rows you need with --where, or stream to a file in chunks with "
+            "--out FILE.csv")
 
 
 class Progress:

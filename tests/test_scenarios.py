@@ -1,0 +1,197 @@
+"""Scenario files, sweeps, uncertainty and compare (issue 5).  The shipped scenarios each name
+the published figures they reproduce in an [expect] table; here every one must hold."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import assert_user_error
+from planner import zoo
+from planner.evaluate import Cat, train_rows
+from planner.resources import data_dir
+from planner.runner import Options, run_file, run_path
+
+SHIPPED = sorted(data_dir("scenarios").glob("*.toml"))
+
+
+def test_scenarios_are_installed_with_the_package():
+    names = {p.name for p in SHIPPED}
+    assert {"gpt3.toml", "local_7b_13b.toml", "deadline_70b.toml", "chinchilla_optimal.toml",
+            "llama2_family.toml"} <= names
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_shipped_scenario_reproduces_its_sources(path):
+    outcomes = run_path(path)
+    assert outcomes
+    for o in outcomes:
+        for check in o.expect:
+            assert check["ok"], check
+
+
+def test_gpt3_scenario_numbers():
+    # Brown et al. 2020 Table D.1; Narayanan et al. 2021 sec. 5.1; the seed's 4,000 GPUs.
+    df, meta, _ = run_file(data_dir("scenarios") / "gpt3.toml")
+    first, seed = df.iloc[0], df.iloc[1]
+    assert first["flops"] == pytest.approx(3.14e23, rel=0.01)
+    assert first["pf_days"] == pytest.approx(3640, rel=0.01)
+    assert first["days"] == pytest.approx(34, rel=0.05)
+    assert seed["gpus"] == 3984  # 3,983 devices rounded up to whole nodes of 8
+    assert all(c["ok"] for c in meta["expect"])
+
+
+def test_cli_run_check_and_json(cli):
+    path = data_dir("scenarios") / "llama2_family.toml"
+    r = cli("run", path, "--check")
+    assert r.code == 0, r.err
+    assert r.out.count("OK ") == 3 and "MISMATCH" not in r.out
+    rows = cli("run", path, "--json").json()
+    assert [row["model"] for row in rows] == ["llama-2-7b", "llama-2-13b", "llama-2-70b"]
+    # Touvron et al. 2023b Table 2: 184,320 / 368,640 / 1,720,320 A100-hours, within 10%.
+    for row, published in zip(rows, (184_320, 368_640, 1_720_320)):
+        assert row["gpu_hours"] == pytest.approx(published, rel=0.10)
+
+
+def test_check_fails_on_a_mismatch(cli, tmp_path):
+    f = tmp_path / "wrong.toml"
+    f.write_text('model = "gpt3-175b"\n[train]\ntokens = "300B"\nhardware = "a100-80gb"\n'
+                 'gpus = 1024\nmfu = 0.4\n[expect]\nflops = 1e23\n')
+    r = cli("run", f, "--check")
+    assert r.code == 1 and "MISMATCH" in r.out
+
+
+# --- sweeps ------------------------------------------------------------------------------------
+
+def test_sweep_where_sort(cli):
+    path = data_dir("scenarios") / "sweep_cluster.toml"
+    rows = cli("run", path, "--where", "meets_deadline", "--sort", "cost_usd", "--json").json()
+    assert rows and all(r["meets_deadline"] for r in rows)
+    costs = [r["cost_usd"] for r in rows]
+    assert costs == sorted(costs)
+    all_rows = cli("run", path, "--json").json()
+    assert len(all_rows) == 5 * 16 and len(rows) < len(all_rows)
+
+
+def test_million_row_sweep_equals_one_at_a_time():
+    # 1,000,000 plans in one vectorised pass, checked against the same plans priced singly.
+    models = {n: zoo.get(n) for n in ("llama-2-7b", "llama-2-70b")}
+    devices = ("a100-80gb", "h100-sxm", "mi300x", "b200", "h200")
+    gpus = np.arange(8, 8 * 100_001, 8, dtype=float)
+    n = 2 * len(devices) * len(gpus)
+    assert n >= 1_000_000
+    m, d, g = np.unravel_index(np.arange(n), (2, len(devices), len(gpus)))
+    cols = {"model": Cat(tuple(models), m), "hardware": Cat(devices, d), "gpus": gpus[g],
+            "tokens": 2e12, "mfu": 0.4}
+    big = train_rows(cols, n, models)
+    assert len(big["seconds"]) == n and np.isfinite(big["seconds"]).all()
+    rng = np.random.default_rng(0)
+    for i in rng.choice(n, 25, replace=False):
+        one = train_rows({"model": list(models)[m[i]], "hardware": devices[d[i]],
+                          "gpus": gpus[g[i]], "tokens": 2e12, "mfu": 0.4}, 1, models)
+        for key in ("seconds", "cost_usd", "gpu_hours", "energy_kwh", "memory_per_gpu_bytes",
+                    "flops"):
+            assert big[key][i] == pytest.approx(one[key][0], rel=1e-12), key
+
+
+def test_out_files(cli, tmp_path):
+    path = data_dir("scenarios") / "sweep_cluster.toml"
+    out = tmp_path / "rows.csv"
+    r = cli("run", path, "--out", out)
+    assert r.code == 0, r.err
+    import pandas as pd
+    df = pd.read_csv(out)
+    assert len(df) == 80 and {"gpus", "days", "cost_usd", "device"} <= set(df.columns)
+    j = tmp_path / "rows.json"
+    assert cli("run", path, "--out", j).code == 0
+    assert len(json.loads(j.read_text())) == 80
+
+
+def test_parquet_needs_pyarrow(cli, tmp_path, monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    path = data_dir("scenarios") / "gpt3.toml"
+    assert_user_error(cli("run", path, "--out", tmp_path / "x.parquet"), "pyarrow")
+
+
+def test_streamed_csv_has_every_row(cli, tmp_path):
+    f = tmp_path / "big.toml"
+    f.write_text('model = "llama-2-7b"\n[train]\ntokens = "2T"\nhardware = ["a100-80gb", '
+                 '"h100-sxm"]\ngpus = {start = 8, stop = 400000, step = 8}\nmfu = 0.4\n')
+    out = tmp_path / "big.csv"
+    r = cli("run", f, "--out", out, "--chunk-rows", "30000")
+    assert r.code == 0, r.err
+    import pandas as pd
+    df = pd.read_csv(out)
+    assert len(df) == 100_000 and df["gpus"].iloc[-1] == 400_000
+
+
+# --- uncertainty ---------------------------------------------------------------------------------
+
+def test_monte_carlo_is_seeded_and_summarised():
+    path = data_dir("scenarios") / "uncertain_budget.toml"
+    a = run_path(path)[0]
+    b = run_path(path)[0]
+    assert a.rows == 20_000
+    assert np.array_equal(a.columns["cost_usd"], b.columns["cost_usd"])  # same seed, same draws
+    summary = {r["metric"]: r for r in a.summary}
+    assert summary["days"]["p10"] < summary["days"]["p50"] < summary["days"]["p90"]
+    assert 0 < summary["prob_meets_deadline"]["p50"] < 1
+    mfu = a.columns["mfu"]
+    assert mfu.min() >= 0.30 and mfu.max() <= 0.50          # uniform {low, high}
+    price = a.columns["price_per_hour"]
+    assert price.min() >= 0 and abs(price.mean() - 2.5) < 0.05  # normal, truncated at 0
+
+
+# --- compare --------------------------------------------------------------------------------------
+
+def test_compare(cli):
+    path = data_dir("scenarios") / "llama2_family.toml"
+    rows = cli("compare", path, "--json").json()
+    flops = next(r for r in rows if r["metric"] == "flops")
+    assert flops["Llama-2-70B vs base"] == pytest.approx(68.98 / 6.738 - 1, rel=0.01)
+    assert "baseline: Llama-2-7B" in cli("compare", path).out
+    assert_user_error(cli("compare", data_dir("scenarios") / "sweep_cluster.toml",
+                          data_dir("scenarios") / "gpt3.toml"), "one plan per scenario")
+
+
+# --- errors ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text,fragments", [
+    ('model = "gpt2"\n[train\ntokens = 1', ["malformed TOML"]),
+    ('model = "gpt2"\n[train]\ntokens = "1B"\nhardware = "a100-80gb"\ngpu = 8\n',
+     ["line 5", "'gpu'", "gpus"]),
+    ('model = "gpt2"\n[trian]\ntokens = 1\n', ["trian", "train"]),
+    ('model = "gpt2"\n[train]\ntokens = "lots"\nhardware = "a100-80gb"\ngpus = 8\n',
+     ["line 3", "lots"]),
+    ('model = "gpt2"\n[train]\ntokens = "1B"\nhardware = "a100-80gb"\ngpus = 8\n'
+     'mfu = {low = 0.5, high = 0.3}\n', ["line 6", "low must be below high"]),
+    ('model = "gpt2"\n[train]\ntokens = "1B"\nhardware = "a100-80gb"\ngpus = 8\n'
+     'price = {mean = 2, sd = -1}\n', ["sd must be >= 0"]),
+    ('model = "gpt2"\n[train]\ntokens = "1B"\nhardware = "a100-80gb"\ngpus = 8\nmfu = 1.5\n',
+     ["mfu", "out of range"]),
+    ('model = "gpt2"\n[train]\ntokens = "1B"\nhardware = "a100-80gb"\n'
+     'gpus = {start = 1, stop = 1e12, step = 1}\n', ["1,000,000,000,000 values",
+                                                      "too large for memory"]),
+    ('model = "gpt2"\n[train]\ntokens = {start = 1e9, stop = 1e14, step = 1e7}\n'
+     'hardware = "a100-80gb"\ngpus = {start = 8, stop = 8e6, step = 8}\n',
+     ["9,999,901,000,000 rows", "too large for memory", "--out FILE.csv"]),
+    ('model = "gpt2"\n[train]\ntokens = "1B"\nhardware = "a100-80gb"\ngpus = "__import__(\'os\')"\n',
+     ["cannot read"]),
+    ('title = "nothing"\n', ["nothing to compute"]),
+    ('model = "gpt-5"\n[train]\ntokens = "1B"\nhardware = "a100-80gb"\ngpus = 8\n',
+     ["unknown model"]),
+])
+def test_bad_scenarios_are_user_errors(cli, tmp_path, text, fragments):
+    f = tmp_path / "bad.toml"
+    f.write_text(text)
+    assert_user_error(cli("run", f), *fragments)
+
+
+def test_where_is_not_code(cli):
+    path = data_dir("scenarios") / "gpt3.toml"
+    assert_user_error(cli("run", path, "--where", "__import__('os').system('echo hi')"),
+                      "--where")
+    assert_user_error(cli("run", path, "--where", "costs < 5"), "unknown column", "cost_usd")
+    assert_user_error(cli("run", path, "--sort", "dayz"), "days")
