@@ -7,6 +7,8 @@ import io
 import subprocess
 import sys
 
+import pytest
+
 from conftest import assert_user_error
 
 
@@ -71,23 +73,24 @@ def test_unknown_model_suggests_closest(cli):
     assert_user_error(cli("params", "gpt3-175"), "gpt3-175b")
 
 
-def test_bad_model_files(cli, tmp_path):
-    bad = tmp_path / "bad.toml"
-    bad.write_text('name = "x"\nvocab_size = 100\nd_model = 0\nn_layers = 2\nn_heads = 4\n'
-                   'd_ff = 8\n')
-    assert_user_error(cli("params", str(bad)), "d_model")
-    neg = tmp_path / "neg.toml"
-    neg.write_text('name = "x"\nvocab_size = 100\nd_model = 64\nn_layers = -2\nn_heads = 4\n'
-                   'd_ff = 8\n')
-    assert_user_error(cli("params", str(neg)), "n_layers")
-    heads = tmp_path / "heads.toml"
-    heads.write_text('name = "x"\nvocab_size = 100\nd_model = 64\nn_layers = 2\nn_heads = 5\n'
-                     'd_ff = 8\n')
-    assert_user_error(cli("params", str(heads)), "does not divide")
-    typo = tmp_path / "typo.toml"
-    typo.write_text('name = "x"\nvocab_size = 100\nd_modle = 64\nn_layers = 2\nn_heads = 4\n'
-                    'd_ff = 8\n')
-    assert_user_error(cli("params", str(typo)), "d_modle", "d_model")
+GOOD = {"name": '"x"', "vocab_size": "100", "d_model": "64", "n_layers": "2", "n_heads": "4",
+        "d_ff": "8"}
+
+
+@pytest.mark.parametrize("change,fragments", [
+    ({"d_model": "0"}, ["d_model"]),                      # zero size
+    ({"n_layers": "-2"}, ["n_layers"]),                   # negative size
+    ({"n_heads": "5"}, ["does not divide"]),              # heads that do not divide d_model
+    ({"d_model": None, "d_modle": "64"}, ["d_modle", "d_model"]),  # typo: closest key named
+])
+def test_bad_model_files(cli, tmp_path, change, fragments):
+    keys = {**GOOD, **change}
+    f = tmp_path / "bad.toml"
+    f.write_text("".join(f"{k} = {v}\n" for k, v in keys.items() if v is not None))
+    assert_user_error(cli("params", str(f)), *fragments)
+
+
+def test_broken_and_missing_model_files(cli, tmp_path):
     broken = tmp_path / "broken.toml"
     broken.write_text('name = "x\n')
     assert_user_error(cli("params", str(broken)), "malformed TOML")

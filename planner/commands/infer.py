@@ -20,7 +20,7 @@ def device_options(func):
         click.option("--hardware-file", "hardware_files", multiple=True, metavar="CSV",
                      help="Extra hardware profile CSV (same columns as hardware_profiles/)."),
         click.option("--reserve", metavar="SIZE|PCT",
-                     help="Memory the OS and other programs keep (e.g. 2GB, 25%%). Default: "
+                     help="Memory the OS and other programs keep (e.g. 2GB, 25%). Default: "
                           "1/3 of a shared-memory machine up to 32 GiB, 1/4 above (macOS's "
                           "GPU split); 0 on a discrete GPU."),
         click.option("--discrete", is_flag=True,
