@@ -40,7 +40,7 @@ import numpy as np
 
 from .errors import PlannerError
 from .hardware import Device
-from .model import ModelSpec, active_params, forward_flops_per_token, kv_bytes_per_token
+from .model import ModelSpec, forward_flops_per_token, kv_bytes_per_token
 from .quant import (GGUF_TYPES, SIMPLE_TYPES, canonical_quant, inference_data,
                     kv_bytes_per_element, weight_bytes)
 

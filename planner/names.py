@@ -47,6 +47,3 @@ class NameIndex:
             hits = self.loose.get(loose_key(name), set())
             hit = next(iter(hits)) if len(hits) == 1 else None
         return hit
-
-
-name_key = loose_key  # kept for callers written before NameIndex; prefer NameIndex.find

@@ -31,7 +31,7 @@ import numpy as np
 
 from .errors import PlannerError, unknown
 from .model import ModelSpec, total_params
-from .names import name_key
+from .names import NameIndex
 from .resources import data_dir
 
 # GGUF file types in the order people list them (TheBloke's tables).
@@ -99,18 +99,16 @@ def quant_names() -> list[str]:
 
 
 @functools.cache
-def _quant_index() -> dict[str, str]:
-    idx = {name_key(n): n for n in quant_names()}
-    for name, fmt in inference_data()["weight_formats"].items():
-        for alias in fmt.get("aliases", []):
-            idx.setdefault(name_key(alias), name)
-    return idx
+def _quant_index() -> NameIndex:
+    aliases = {name: fmt.get("aliases", []) for name, fmt in
+               inference_data()["weight_formats"].items()}
+    return NameIndex((n, aliases.get(n, [])) for n in quant_names())
 
 
 def canonical_quant(name: str) -> str:
     """``q4_k_m`` -> ``Q4_K_M``, ``FP16``/``half`` -> ``fp16``; unknown names suggest the
     closest (``Q4_K_N`` -> did you mean 'Q4_K_M'?)."""
-    hit = _quant_index().get(name_key(name))
+    hit = _quant_index().find(name)
     if hit is None:
         raise unknown("quantisation", str(name), quant_names(), "or 'all'")
     return hit

@@ -36,10 +36,10 @@ def test_names_and_aliases_unique():
     names = [r["name"].strip().lower() for r in rows]
     assert len(names) == len(set(names)), [n for n in names if names.count(n) > 1]
     seen: dict[str, str] = {}
-    from planner.names import name_key, split_aliases
+    from planner.names import loose_key, split_aliases
     for r in rows:
         for key in [r["name"], *split_aliases(r["aliases"])]:
-            k = name_key(key)
+            k = loose_key(key)
             assert seen.setdefault(k, r["name"]) == r["name"], (key, seen[k], r["name"])
 
 

@@ -11,7 +11,7 @@ from conftest import assert_user_error
 from planner import zoo
 from planner.evaluate import Cat, train_rows
 from planner.resources import data_dir
-from planner.runner import Options, run_file, run_path
+from planner.runner import run_file, run_path
 
 SHIPPED = sorted(data_dir("scenarios").glob("*.toml"))
 

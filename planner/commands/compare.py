@@ -21,13 +21,11 @@ def compare_rows(outcomes) -> tuple[list[str], list[dict]]:
         if o.rows != 1:
             raise PlannerError(f"compare needs one plan per scenario; {o.scenario.title!r} "
                                f"[{o.kind}] has {o.rows:,} rows (a sweep: use planner run)")
-        plans.append((o.scenario.title if o.kind != "infer" or len(outcomes) < 2
-                      else f"{o.scenario.title}", o.columns))
+        plans.append((o.scenario.title, o.columns))
     titles = [t for t, _ in plans]
     if len(set(titles)) != len(titles):
         titles = [f"{i + 1}: {t}" for i, t in enumerate(titles)]
     rows = []
-    base_cols = plans[0][1]
     for m in METRICS:
         if not all(m in cols for _, cols in plans):
             continue
@@ -45,7 +43,6 @@ def compare_rows(outcomes) -> tuple[list[str], list[dict]]:
     if not rows:
         raise PlannerError("the scenarios share no metric to compare (train with train, infer "
                            "with infer)")
-    del base_cols
     return titles, rows
 
 
