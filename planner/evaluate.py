@@ -119,9 +119,7 @@ def _combo_train(inputs: dict[str, Any], models: dict, extra_files: tuple[str, .
         best = memory.min_gpus_for_memory(spec, dev.memory_bytes, int(inputs["node_size"]),
                                           tp=inputs["tp"] or None, pp=inputs["pp"] or None, **kw)
         m = memory.memory_for_spec(spec, tp=best["tp"], pp=best["pp"], dp=1, **kw)
-        # What ZeRO divides over the data-parallel ranks (Rajbhandari et al. 2020 sec. 5).
-        sharded = ((m["optimizer"] if zero >= 1 else 0.0) + (m["gradients"] if zero >= 2 else 0.0)
-                   + (m["weights"] if zero >= 3 else 0.0))
+        sharded = memory.zero_sharded(m, zero)
         out.update(min_gpus=best["gpus"], fixed=float(m["total"] - sharded),
                    sharded=float(sharded), model_parallel=float(best["tp"] * best["pp"]))
     return out
@@ -249,7 +247,6 @@ def infer_rows(cols: dict[str, Any], n: int, models: dict,
     out["quant"] = np.empty(n, dtype=object)
     eff_all = num("efficiency", c["decode_efficiency"])
     peff = c["prefill_efficiency"]
-    tier_gb, tier_bytes = inference.memory_tiers()
     for cid, row in enumerate(first):
         inputs = {k: _plain(cat.values[cat.index[row]]) for k, cat in zip(INFER_CATEGORICAL, cats)}
         if not inputs["model"]:
@@ -271,11 +268,7 @@ def infer_rows(cols: dict[str, Any], n: int, models: dict,
         usable = float(inference.usable_bytes(dev.memory_bytes, shared, reserve))
         bw, peak = dev.bandwidth_bytes_per_s, inference.prefill_peak(dev, q)
         step = inference.decode_step(spec, q, ctx, batch, bw, peak, eff, peff, kv_type)
-        # Smallest standard memory size whose usable part holds the plan (same rule as
-        # inference.smallest_memory_tier_gb, over all rows at once).
-        usable_tiers = inference.usable_bytes(tier_bytes, shared, reserve)
-        ok = usable_tiers[None, :] >= np.asarray(total, dtype=float)[:, None]
-        tier = np.where(ok.any(axis=1), tier_gb[np.argmax(ok, axis=1)], np.nan)
+        tier = inference.memory_tier_gb(total - inference.runtime_bytes(shared), shared, reserve)
         fpt = inference.forward_flops(spec, prompt)
         with np.errstate(divide="ignore", invalid="ignore"):
             prefill = inference.prefill_tokens_per_s(fpt, peak, peff)

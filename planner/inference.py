@@ -268,15 +268,22 @@ def memory_tiers() -> tuple[np.ndarray, np.ndarray]:
     return gb, gb * t["bytes_per_gb"]
 
 
-def smallest_memory_tier_gb(need_without_runtime, shared_memory, reserve=None):
+def memory_tier_gb(need_without_runtime, shared_memory, reserve=None) -> np.ndarray:
     """Smallest standard memory size (4 ... 256 GB) whose usable memory holds the plan:
     tier bytes - reserve(tier) >= need + runtime share, where the reserve is the same rule as
     for the named device (macOS split on shared-memory machines unless --reserve says
-    otherwise; none on discrete GPUs).  None if even 256 GB is too small."""
+    otherwise; none on discrete GPUs).  Vectorised over `need_without_runtime`; NaN where even
+    256 GB is too small."""
     gb, tier_bytes = memory_tiers()
-    need = float(need_without_runtime) + float(runtime_bytes(shared_memory))
-    fits = usable_bytes(tier_bytes, shared_memory, reserve) >= need
-    return int(gb[np.argmax(fits)]) if fits.any() else None
+    need = np.asarray(need_without_runtime, dtype=float) + runtime_bytes(shared_memory)
+    fits = usable_bytes(tier_bytes, shared_memory, reserve) >= need[..., None]
+    return np.where(fits.any(axis=-1), gb[np.argmax(fits, axis=-1)], np.nan)
+
+
+def smallest_memory_tier_gb(need_without_runtime, shared_memory, reserve=None):
+    """`memory_tier_gb` for one plan: GB as an int, or None if even 256 GB is too small."""
+    tier = float(memory_tier_gb(float(need_without_runtime), shared_memory, reserve))
+    return None if np.isnan(tier) else int(tier)
 
 
 # --- the plan --------------------------------------------------------------------------------

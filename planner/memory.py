@@ -140,6 +140,15 @@ def memory_for_spec(spec: ModelSpec, seq_len=None, micro_batch=1, tp=1, pp=1, dp
                            microbatches_in_flight)
 
 
+def zero_sharded(memory: dict, zero: int):
+    """Bytes that ZeRO divides over the data-parallel ranks (Rajbhandari et al. 2020 sec. 5):
+    stage 1 the optimizer states, stage 2 also the gradients, stage 3 also the weights.
+    `memory` is a `memory_for_spec` result at dp = 1."""
+    return ((memory["optimizer"] if zero >= 1 else 0.0)
+            + (memory["gradients"] if zero >= 2 else 0.0)
+            + (memory["weights"] if zero >= 3 else 0.0))
+
+
 def _layout_grid(spec: ModelSpec, node_size: int, tp_options=TP_OPTIONS):
     tps = np.array([t for t in tp_options if t <= max(node_size, 1) and spec.n_heads % t == 0]
                    or [1], dtype=float)
@@ -168,9 +177,7 @@ def min_gpus_for_memory(spec: ModelSpec, capacity_bytes: float, node_size: int =
         t, p = np.array([float(tp)]), np.array([float(pp)])
     t, p = np.unique(np.stack([t, p]), axis=1)
     m1 = memory_for_spec(spec, tp=t, pp=p, dp=1, **kw)
-    zero = int(kw.get("zero", 0))
-    sharded = ((m1["optimizer"] if zero >= 1 else 0.0) + (m1["gradients"] if zero >= 2 else 0.0)
-               + (m1["weights"] if zero >= 3 else 0.0))
+    sharded = zero_sharded(m1, int(kw.get("zero", 0)))
     fixed = m1["total"] - sharded
     room = capacity_bytes - fixed
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -62,12 +62,10 @@ def _models(sc: Scenario) -> tuple[dict, Any]:
         return {spec.name: spec}, spec.name
     value = next(iter(ref.values()))
     names = value.values if isinstance(value, Sweep) else (value,)
-    specs = {}
-    for n in names:
-        spec = resolve_model(n)
-        specs[spec.name] = spec
-    col = Sweep(tuple(resolve_model(n).name for n in names)) if isinstance(value, Sweep) \
-        else resolve_model(value).name
+    resolved = [resolve_model(n) for n in names]
+    specs = {spec.name: spec for spec in resolved}
+    col = Sweep(tuple(spec.name for spec in resolved)) if isinstance(value, Sweep) \
+        else resolved[0].name
     return specs, col
 
 
