@@ -195,3 +195,17 @@ def test_where_is_not_code(cli):
                       "--where")
     assert_user_error(cli("run", path, "--where", "costs < 5"), "unknown column", "cost_usd")
     assert_user_error(cli("run", path, "--sort", "dayz"), "days")
+
+
+def test_streaming_does_not_drop_check_or_json(cli, tmp_path):
+    # A single-section sweep with --out CSV streams, unless the rows are needed afterwards:
+    # --json must still print them and --check must still check the [expect] figures.
+    f = tmp_path / "s.toml"
+    f.write_text('model = "llama-2-7b"\n[train]\ntokens = "2T"\nhardware = "a100-80gb"\n'
+                 'gpus = [256, 512]\nmfu = 0.4\n[expect]\nflops = 1e20\n')
+    out = tmp_path / "s.csv"
+    r = cli("run", f, "--out", out, "--json")
+    assert r.code == 0 and len(r.json()) == 2
+    assert cli("run", f, "--out", out, "--check").code == 1
+    import pandas as pd
+    assert len(pd.read_csv(out)) == 2

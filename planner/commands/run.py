@@ -100,27 +100,26 @@ def _short(v) -> str:
     return str(v)
 
 
-def _write(path: Path, outcomes) -> None:
+def _records(frame) -> list[dict]:
+    return [dict(zip(frame.columns, r)) for r in frame.itertuples(index=False, name=None)]
+
+
+def _write(path: Path, frame) -> None:
+    """Write the result rows (a DataFrame) to .csv, .json or .parquet."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
         from ..csvfast import write_csv
-        from ..runner import to_frame
-        frame = to_frame(outcomes)
         write_csv(path, {c: frame[c].to_numpy() for c in frame.columns})
     elif suffix == ".json":
         import json
-        from ..runner import to_frame
-        frame = to_frame(outcomes)
-        rows = [dict(zip(frame.columns, r)) for r in frame.itertuples(index=False, name=None)]
-        path.write_text(json.dumps(plain(rows)))
+        path.write_text(json.dumps(plain(_records(frame))))
     elif suffix == ".parquet":
         try:
             import pyarrow  # noqa: F401
         except ImportError:
             raise PlannerError("writing parquet needs pyarrow: pip install pyarrow (or write "
                                ".csv or .json)") from None
-        from ..runner import to_frame
-        to_frame(outcomes).to_parquet(path, index=False)
+        frame.to_parquet(path, index=False)
     else:
         raise PlannerError(f"cannot write {path.name!r}: --out must end in .csv, .json or "
                            ".parquet")
@@ -165,7 +164,8 @@ def run(scenario, where, sort, out, plot, check, chunk_rows, progress, hardware_
     path = Path(scenario)
     if not path.exists():
         raise PlannerError(f"scenario file {scenario!r} does not exist")
-    if _can_stream(path, out, opts):
+    machine = as_json or fmt != "table"
+    if _can_stream(path, out, opts) and not (plot or check or machine):
         from ..csvfast import write_csv
         streamed = [0]
         with open(out, "wb") as handle:
@@ -173,28 +173,24 @@ def run(scenario, where, sort, out, plot, check, chunk_rows, progress, hardware_
                 write_csv(handle, columns, header=streamed[0] == 0)
                 streamed[0] += len(next(iter(columns.values())))
             opts.sink = sink
-            outcomes = run_path(path, opts)
-        total = streamed[0]
-    else:
-        outcomes = run_path(path, opts)
-        if out:
-            _write(Path(out), outcomes)
-        total = sum(o.rows for o in outcomes)
-    if out:
-        click.echo(f"wrote {total:,} rows to {out}", err=True)
-    if opts.sink is not None:
-        click.echo(f"{total:,} rows streamed to {out} (a single-section sweep is written "
+            run_path(path, opts)
+        click.echo(f"wrote {streamed[0]:,} rows to {out}", err=True)
+        click.echo(f"{streamed[0]:,} rows streamed to {out} (a single-section sweep is written "
                    "chunk by chunk, not kept in memory)")
         return
-    if plot:
-        from ..plots import write_plot
-        from ..runner import to_frame
-        write_plot(to_frame(outcomes), plot)
-    if as_json or fmt != "table":
+    outcomes = run_path(path, opts)
+    frame = None
+    if out or plot or machine:
         from ..runner import to_frame
         frame = to_frame(outcomes)
-        rows = [dict(zip(frame.columns, r)) for r in frame.itertuples(index=False, name=None)]
-        emit(rows, fmt, as_json)
+    if out:
+        _write(Path(out), frame)
+        click.echo(f"wrote {len(frame):,} rows to {out}", err=True)
+    if plot:
+        from ..plots import write_plot
+        write_plot(frame, plot)
+    if machine:
+        emit(_records(frame), fmt, as_json)
     else:
         click.echo(human(outcomes))
     if check and not all(c["ok"] for o in outcomes for c in o.expect):
@@ -203,7 +199,8 @@ def run(scenario, where, sort, out, plot, check, chunk_rows, progress, hardware_
 
 def _can_stream(path: Path, out: str | None, opts) -> bool:
     """`--out FILE.csv` with one unsorted section: each evaluated chunk is appended to the file
-    instead of held, so a sweep larger than memory still runs."""
+    instead of held, so a sweep larger than memory still runs.  (Not when the rows are needed
+    afterwards: --plot, --check or machine output; the caller checks those.)"""
     if not out or Path(out).suffix.lower() != ".csv" or opts.sort:
         return False
     from ..scenario import load
