@@ -31,7 +31,7 @@ def columns(n: int, rng) -> dict:
 
 def main():
     import pandas as pd
-    from planner.csvfast import to_csv_bytes
+    from planner.render.csvfast import to_csv_bytes
 
     rng = np.random.default_rng(0)
     cols = columns(N, rng)

@@ -33,10 +33,11 @@ def best_of(fn, repeats=REPEATS):
 
 
 def main():
-    from planner import evaluate, training
-    from planner.hardware import get_device
-    from planner.resolve import resolve_model
-    from planner.model import active_params
+    from planner.evaluate import rows as evaluate
+    from planner.estimate import training
+    from planner.hardware.profiles import get_device
+    from planner.model.resolve import resolve_model
+    from planner.model.spec import active_params
 
     rng = np.random.default_rng(0)
     models = {name: resolve_model(name) for name in ("llama-2-7b", "llama-2-70b")}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 
-from .errors import PlannerError
+from planner.errors import PlannerError
 
 # --- scale words and suffixes ----------------------------------------------------------------
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from planner.cli import main
+from planner.cli.main import main
 
 
 @dataclass

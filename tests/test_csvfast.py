@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from planner.csvfast import to_csv_bytes, write_csv
+from planner.render.csvfast import to_csv_bytes, write_csv
 from planner.errors import PlannerError
 
 REL = 1e-7  # digits=8 -> half a unit in the 8th significant figure is 5e-8 relative
@@ -146,7 +146,7 @@ def test_bad_columns():
 def test_categorical_kinds_agree():
     """A (values, index) pair, planner.evaluate.Cat, pandas.Categorical and the plain object
     column write the same text; index -1 is an empty field."""
-    from planner.evaluate import Cat
+    from planner.evaluate.rows import Cat
     values, index = ("a100", "h,100", None), np.array([0, 1, 2, 1, 0])
     plain = to_csv_bytes({"d": np.array(values, dtype=object)[index]})
     assert plain == b'd\na100\n"h,100"\n""\n"h,100"\na100\n'
@@ -165,7 +165,7 @@ def test_chunks_and_threads_agree():
     rng = np.random.default_rng(3)
     cols = {"x": _special_floats(rng, 9000), "i": rng.integers(-5, 5, 9000)}
     one = to_csv_bytes(cols)
-    from planner.csvfast import iter_csv_chunks
+    from planner.render.csvfast import iter_csv_chunks
     assert b"".join(iter_csv_chunks(cols, chunk_rows=1000, threads=2)) == one
 
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from planner import zoo
+from planner.model import zoo
 from planner.errors import PlannerError
-from planner.finetune import activations_bytes, finetune_memory, plan_finetune
-from planner.hardware import get_device
+from planner.estimate.finetune import activations_bytes, finetune_memory, plan_finetune
+from planner.hardware.profiles import get_device
 
 L65 = zoo.get("llama-65b")
 
@@ -42,7 +42,7 @@ def test_checkpointing_reduces_activations_and_grows_with_context():
     assert activations_bytes(spec, 4096, 1, False) > activations_bytes(spec, 2048, 1, False)
     # Korthikanti et al. 2022: 34 sbh per layer for a 4h GELU MLP with q = kv = h, flash attn
     gpt = zoo.get("gpt3-175b")
-    from planner.finetune import activation_bytes_per_layer
+    from planner.estimate.finetune import activation_bytes_per_layer
     assert activation_bytes_per_layer(gpt, 2048, 1) == 34 * 2048 * gpt.d_model
 
 

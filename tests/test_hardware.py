@@ -6,7 +6,7 @@ import csv
 import pytest
 
 from conftest import assert_user_error
-from planner import hardware as hw
+from planner.hardware import profiles as hw
 from planner.resources import data_dir
 
 

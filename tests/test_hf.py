@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import assert_user_error
-from planner import hf
-from planner import safetensors as stf
+from planner.model import hf
+from planner.model import safetensors as stf
 from planner.errors import PlannerError
-from planner.model import active_params, total_params
+from planner.model.spec import active_params, total_params
 
 DATA = Path(__file__).parent / "data" / "hf"
 

@@ -6,14 +6,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner import zoo
-from planner.hardware import Device, get_device
-from planner.inference import (compute_buffer_bytes, decode_tokens_per_s, kv_cache_bytes,
+from planner.model import zoo
+from planner.hardware.profiles import Device, get_device
+from planner.estimate.inference import (compute_buffer_bytes, decode_tokens_per_s, kv_cache_bytes,
                                memory_total, plan_inference, prefill_tokens_per_s,
                                reserve_bytes, roofline_batch, smallest_memory_tier_gb,
                                weights_read_per_step)
-from planner.model import ModelSpec
-from planner.quant import weight_bytes
+from planner.model.spec import ModelSpec
+from planner.estimate.quant import weight_bytes
 
 GiB = 2**30
 L7, L13, L70 = (zoo.get(n) for n in ("llama-2-7b", "llama-2-13b", "llama-2-70b"))

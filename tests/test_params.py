@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from planner import zoo
+from planner.model import zoo
 from planner.errors import PlannerError
-from planner.model import (ModelSpec, active_params, attention_params, breakdown, layer_groups,
+from planner.model.spec import (ModelSpec, active_params, attention_params, breakdown, layer_groups,
                            mlp_params, neurons, non_embedding_params, total_params)
 
 

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner import plots
+from planner.render import plots
 from planner.errors import PlannerError
-from planner.pareto import pareto_front
+from planner.whatif.pareto import pareto_front
 
 DAY = 86400.0
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import pytest
 
-from planner import zoo
+from planner.model import zoo
 from planner.errors import PlannerError
-from planner.model import ModelSpec, total_params
-from planner.quant import (GGUF_TYPES, adapter_params, bits_per_weight, canonical_quant,
+from planner.model.spec import ModelSpec, total_params
+from planner.estimate.quant import (GGUF_TYPES, adapter_params, bits_per_weight, canonical_quant,
                            ggml_bits, ggml_sizes, gguf_tensor_types, kv_bytes_per_element,
                            tensors, weight_bytes, weights_bytes)
 

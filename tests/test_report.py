@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from planner import plots, report
+from planner.render import plots
+from planner.render import report
 from planner.errors import PlannerError
 from test_plots import infer_table, train_table
 
@@ -157,7 +158,7 @@ def test_write_report(tmp_path):
 # --- the command -------------------------------------------------------------------------------
 
 def test_report_command_writes_the_page(cli, monkeypatch, tmp_path):
-    import planner.runner as runner
+    import planner.whatif.runner as runner
     scen = tmp_path / "gpt3.toml"
     scen.write_text('model = "gpt3-175b"\n')
     seen = []

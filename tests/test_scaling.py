@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from planner.scaling import (approach1_fit, compute_optimal, loss, parametric_constants,
+from planner.estimate.scaling import (approach1_fit, compute_optimal, loss, parametric_constants,
                              parametric_optimum, rule20_optimum, table3)
 
 ROWS = [tuple(r) for r in table3()]

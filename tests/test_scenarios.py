@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from conftest import assert_user_error
-from planner import zoo
-from planner.evaluate import Cat, train_rows
+from planner.model import zoo
+from planner.evaluate.rows import Cat, train_rows
 from planner.resources import data_dir
-from planner.runner import run_file, run_path
+from planner.whatif.runner import run_file, run_path
 
 SHIPPED = sorted(data_dir("scenarios").glob("*.toml"))
 

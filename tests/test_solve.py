@@ -7,9 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planner.errors import PlannerError
-from planner.solve import (check_budget, check_deadline, devices_for_deadline, round_to_nodes,
+from planner.estimate.solve import (check_budget, check_deadline, devices_for_deadline, round_to_nodes,
                            tokens_for_budget)
-from planner.training import plan_training
+from planner.estimate.training import plan_training
 from planner.units import MONTH
 
 

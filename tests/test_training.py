@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner import zoo
-from planner.model import total_params
-from planner.training import (PF_DAY, attention_score_flops_per_token, hardware_flops,
+from planner.model import zoo
+from planner.model.spec import total_params
+from planner.estimate.training import (PF_DAY, attention_score_flops_per_token, hardware_flops,
                               implied_mfu, model_flops_6nd, plan_training, selective_overhead,
                               training_flops)
 from planner.units import DAY, MONTH
@@ -165,7 +165,7 @@ def test_gpt3_family_complete():
 def test_moe_uses_active_params():
     """MoE training FLOPs use the parameters active per token (Mixtral 8x7B: ~12.9B of 46.7B;
     Jiang et al. 2024)."""
-    from planner.model import active_params
+    from planner.model.spec import active_params
     spec = zoo.get("mixtral-8x7b")
     f = training_flops(spec, 1e12)
     assert f["model_flops"] == pytest.approx(6 * active_params(spec) * 1e12)

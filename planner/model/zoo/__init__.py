@@ -1,0 +1,58 @@
+"""The built-in zoo: known models as TOML data files in this folder, one per family.
+
+Each ``[[model]]`` entry holds the architecture (the `ModelSpec` fields), its `source`, and
+published figures used by the tests (`published_params`, `exact_params`, `train_tokens`, ...).
+Names are lower-case with hyphens; look-ups ignore case and are tolerant of ``_``, ``.`` and
+spaces (`planner.names.NameIndex`).
+"""
+from __future__ import annotations
+
+import functools
+import tomllib
+from pathlib import Path
+
+from planner.errors import PlannerError, unknown
+from planner.model.spec import ModelSpec
+from planner.names import NameIndex
+
+_FOLDER = Path(__file__).resolve().parent
+
+
+def load_file(path: Path) -> list[ModelSpec]:
+    """All models of one zoo/model TOML file (``[[model]]`` entries, a ``[model]`` table, or
+    the keys at top level)."""
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise PlannerError(f"malformed TOML in {path}: {exc}") from None
+    except OSError as exc:
+        raise PlannerError(f"cannot read {path}: {exc.strerror}") from None
+    entries = data.get("model", data)
+    if isinstance(entries, dict):
+        entries = [entries]
+    return [ModelSpec.from_dict(e, where=f"{Path(path).name} entry {i + 1}")
+            for i, e in enumerate(entries)]
+
+
+@functools.cache
+def models() -> dict[str, ModelSpec]:
+    """Every zoo model by name, in file order."""
+    out: dict[str, ModelSpec] = {}
+    for path in sorted(_FOLDER.glob("*.toml")):
+        for spec in load_file(path):
+            out[spec.name] = spec
+    return out
+
+
+@functools.cache
+def _index() -> NameIndex:
+    return NameIndex((name, spec.aliases) for name, spec in models().items())
+
+
+def get(name: str) -> ModelSpec:
+    """The zoo model called `name` (or one of its aliases); unknown names suggest the closest."""
+    hit = _index().find(name)
+    if hit is None:
+        raise unknown("model", name, _index().all_names,
+                      "see `planner models`, or give a config.json or model TOML path")
+    return models()[hit]

@@ -1,0 +1,1 @@
+"""The plan input: plan types and their key tables (parser, unit, default, range, help)."""

@@ -1,0 +1,1 @@
+"""The what-if machinery: scenario files, sweeps, Monte-Carlo draws and their runner."""

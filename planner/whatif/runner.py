@@ -1,0 +1,333 @@
+"""Run scenarios: expand sweeps and distributions, evaluate in chunks, check expectations.
+
+`run_file(path)` -> (DataFrame of result rows, meta, Monte-Carlo summary or None).  Rows come
+from `planner.evaluate` (training, inference) and `planner.scaling` (compute-optimal size); the
+grid and chunking from `planner.sweep`.  Distributions are drawn once per scenario with a seeded
+generator (`[montecarlo] samples, seed`), and every sweep row sees the same draws (common random
+numbers), so plans are compared on equal luck.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from planner.whatif import scenario as sc_mod
+from planner.errors import PlannerError
+from planner.evaluate.rows import Cat, infer_rows, train_rows
+from planner.whatif.scenario import Dist, Scenario, Sweep
+from planner.whatif.sweep import (DEFAULT_CHUNK, Axis, Progress, check_fits_in_memory, chunks, grid_size,
+                    percentiles, sort_order, where_mask)
+
+DEFAULT_SAMPLES = 10_000
+MC_METRICS = ("days", "cost_usd", "gpu_hours", "energy_kwh", "gpus", "decode_tokens_per_s")
+CATEGORICAL_KEYS = {"hardware", "device", "quant", "kv_cache", "precision", "recompute",
+                    "flops_method", "non_embedding", "zero", "tp", "pp", "micro_batch", "seq_len",
+                    "node_size", "tflops", "memory", "reserve", "model"}
+
+
+@dataclass
+class Options:
+    where: str | None = None
+    sort: str | None = None
+    chunk_rows: int = DEFAULT_CHUNK
+    progress: bool | None = None
+    hardware_files: tuple[str, ...] = ()
+    sink: Callable[[dict[str, Any]], None] | None = None   # streams chunks instead of keeping
+    memory_limit: float | None = None
+
+
+@dataclass
+class Outcome:
+    scenario: Scenario
+    kind: str
+    columns: dict[str, np.ndarray]
+    rows: int
+    expect: list[dict] = field(default_factory=list)
+    summary: list[dict] = field(default_factory=list)
+
+
+def _models(sc: Scenario) -> tuple[dict, Any]:
+    """Resolve the [model] references once: (name -> ModelSpec, the column value)."""
+    from planner.model.spec import ModelSpec
+    from planner.model.resolve import resolve_model
+    ref = sc.model
+    if not ref:
+        return {}, ""
+    if "inline" in ref:
+        spec = ModelSpec.from_dict({"name": "inline", **ref["inline"]}, where="[model]")
+        return {spec.name: spec}, spec.name
+    value = next(iter(ref.values()))
+    names = value.values if isinstance(value, Sweep) else (value,)
+    resolved = [resolve_model(n) for n in names]
+    specs = {spec.name: spec for spec in resolved}
+    col = Sweep(tuple(spec.name for spec in resolved)) if isinstance(value, Sweep) \
+        else resolved[0].name
+    return specs, col
+
+
+def _inputs(section: dict, model_col: Any, sc: Scenario) -> tuple[list[Axis], dict, list]:
+    """Axes to sweep, fixed values, and distributions of one section (+ the model)."""
+    axes: list[Axis] = []
+    fixed: dict[str, Any] = {}
+    dists: list[tuple[str, Dist]] = []
+    items = [("model", model_col)] + list(section.items())
+    for key, value in items:
+        if key == "quant" and isinstance(value, str) and value.lower() == "all":
+            from planner.estimate.quant import GGUF_TYPES, SIMPLE_TYPES
+            value = Sweep(tuple(SIMPLE_TYPES) + tuple(GGUF_TYPES))
+        if isinstance(value, Sweep):
+            axes.append(Axis("model" if key == "model" else "input", key, value.values))
+        elif isinstance(value, Dist):
+            dists.append((key, value))
+        else:
+            fixed[key] = value
+    return axes, fixed, dists
+
+
+def _columns(axes: list[Axis], idx: dict[str, np.ndarray], fixed: dict,
+             draws: dict[str, np.ndarray], sample_idx: np.ndarray | None) -> dict[str, Any]:
+    cols: dict[str, Any] = dict(fixed)
+    for a in axes:
+        if a.key == "_sample":
+            continue
+        i = idx[a.column]
+        if a.key in CATEGORICAL_KEYS:
+            cols[a.key] = Cat(a.values, i)
+        else:
+            cols[a.key] = np.asarray(a.values, dtype=float)[i]
+    for key, values in draws.items():
+        cols[key] = values[sample_idx]
+    return cols
+
+
+def run_scenario(sc: Scenario, opts: Options | None = None) -> list[Outcome]:
+    """Evaluate every section of one scenario."""
+    opts = opts or Options()
+    out: list[Outcome] = []
+    models, model_col = _models(sc)
+    for kind, section, fn in (("train", sc.train, train_rows), ("infer", sc.infer, infer_rows)):
+        if not section:
+            continue
+        out.append(_run_section(sc, kind, section, fn, models, model_col, opts))
+    if sc.optimal:
+        out.append(_run_optimal(sc))
+    for o in out:
+        o.expect = check_expectations(sc, o)
+    return out
+
+
+def _run_section(sc: Scenario, kind: str, section: dict, fn, models: dict, model_col: Any,
+                 opts: Options) -> Outcome:
+    axes, fixed, dists = _inputs(section, model_col, sc)
+    if kind == "train" and "flops" in section:
+        fixed.setdefault("model", "")
+    draws: dict[str, np.ndarray] = {}
+    if dists:
+        mc = sc.montecarlo
+        samples = int(mc.get("samples", DEFAULT_SAMPLES))
+        rng = np.random.default_rng(mc.get("seed", 0))
+        draws = {k: d.sample(samples, rng) for k, d in dists}
+        axes = axes + [Axis("sample", "_sample", tuple(range(samples)))]
+    total = grid_size(axes)
+    n_cols = 30
+    if opts.sink is None and not opts.where:
+        check_fits_in_memory(total, n_cols, opts.memory_limit)
+    kept = 0
+    progress = Progress(total, opts.progress if total > opts.chunk_rows or opts.progress
+                        else False)
+    parts: list[dict[str, np.ndarray]] = []
+    for idx in chunks(axes, opts.chunk_rows):
+        n = len(idx["_rows"])
+        cols = _columns(axes, idx, fixed, draws, idx.get("_sample"))
+        res = fn(cols, n, models, opts.hardware_files)
+        res = _with_inputs(res, axes, idx, cols, sc, kind, n)
+        if opts.where:
+            keep = where_mask(res, opts.where)
+            res = {k: v[keep] for k, v in res.items()}
+        progress.update(n)
+        if opts.sink is not None:
+            opts.sink(res)
+        else:
+            kept += len(res["kind"])
+            check_fits_in_memory(kept, n_cols, opts.memory_limit)  # what --where keeps
+            parts.append(res)
+    progress.close()
+    columns = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {}
+    if opts.sort and columns and len(next(iter(columns.values()))):
+        order = sort_order(columns, opts.sort)
+        columns = {k: v[order] for k, v in columns.items()}
+    rows = len(next(iter(columns.values()))) if columns else 0
+    outcome = Outcome(sc, kind, columns, rows)
+    if dists and columns:
+        outcome.summary = summarise(columns, [a for a in axes if a.key != "_sample"])
+    return outcome
+
+
+def _with_inputs(res: dict, axes: list[Axis], idx: dict, cols: dict, sc: Scenario, kind: str,
+                 n: int) -> dict[str, np.ndarray]:
+    """Prefix the scenario, kind and swept/sampled inputs not already in the result."""
+    out: dict[str, np.ndarray] = {"scenario": np.full(n, sc.title, dtype=object),
+                                  "kind": np.full(n, kind, dtype=object)}
+    for a in axes:
+        if a.key == "_sample":
+            out["sample"] = idx[a.column]
+        elif a.key not in res:
+            v = cols[a.key]
+            out[a.key] = v.column() if isinstance(v, Cat) else v
+    for key, v in cols.items():
+        if key not in res and key not in out and isinstance(v, np.ndarray) and len(v) == n:
+            out[key] = v
+    out.update(res)
+    return out
+
+
+def summarise(columns: dict[str, np.ndarray], axes: list[Axis]) -> list[dict]:
+    """P10/P50/P90 of the main metrics and the probability of meeting the deadline and the
+    budget, per combination of swept inputs (over the Monte-Carlo samples)."""
+    n = len(next(iter(columns.values())))
+    group = np.zeros(n, dtype=np.int64)
+    for a in axes:
+        vals = columns[a.key] if a.key in columns else columns["model"]
+        group = group * len(a.values) + Cat.of(vals, n).index
+    summary = []
+    labels = {}
+    for g in np.unique(group):
+        first = int(np.argmax(group == g))
+        labels[int(g)] = {a.key: _display(columns.get(a.key, columns["model"])[first])
+                          for a in axes}
+    for metric in MC_METRICS:
+        if metric not in columns or not np.isfinite(columns[metric].astype(float)).any():
+            continue
+        p = percentiles(columns[metric].astype(float), group)
+        for j, g in enumerate(np.unique(group)):
+            summary.append({**labels[int(g)], "metric": metric, "p10": float(p["p10"][j]),
+                            "p50": float(p["p50"][j]), "p90": float(p["p90"][j])})
+    for flag, name in (("meets_deadline", "prob_meets_deadline"),
+                       ("within_budget", "prob_within_budget")):
+        if flag in columns:
+            for g in np.unique(group):
+                m = group == g
+                summary.append({**labels[int(g)], "metric": name,
+                                "p50": float(np.mean(columns[flag][m]))})
+    return summary
+
+
+def _display(v: Any) -> Any:
+    return v.item() if hasattr(v, "item") else v
+
+
+def _run_optimal(sc: Scenario) -> Outcome:
+    from planner.estimate.scaling import compute_optimal
+    opt = sc.optimal
+    flops = opt.get("flops")
+    if flops is None:
+        raise PlannerError(f"scenario {sc.title!r}: [optimal] needs flops = C")
+    values = flops.values if isinstance(flops, Sweep) else (flops,)
+    method = opt.get("method", "approach1")
+    methods = method.values if isinstance(method, Sweep) else (method,)
+    rows = []
+    for m in methods:
+        for f in values:
+            r = compute_optimal(float(f), str(m))
+            rows.append({"scenario": sc.title, "kind": "optimal", "method": str(m),
+                         "flops": float(f), "params": float(r["params"]),
+                         "tokens": float(r["tokens"]),
+                         "tokens_per_param": float(r["tokens"]) / float(r["params"]),
+                         "loss": float(r.get("loss", math.nan))})
+    columns = {k: np.array([r[k] for r in rows], dtype=object if isinstance(rows[0][k], str)
+                           else float) for k in rows[0]}
+    return Outcome(sc, "optimal", columns, len(rows))
+
+
+def check_expectations(sc: Scenario, outcome: Outcome) -> list[dict]:
+    """[expect] against every result row of the outcome (all rows must satisfy each)."""
+    checks = []
+    for metric, spec in sc.expect.items():
+        if metric not in outcome.columns:
+            continue
+        got = outcome.columns[metric]
+        if spec.get("equals") is not None:
+            ok = bool(np.all(got.astype(bool) == spec["equals"]))
+            expected: Any = spec["equals"]
+            tol = None
+        elif "value" in spec:
+            v = spec["value"]
+            g = got.astype(float)
+            if "abs" in spec:
+                ok = bool(np.all(np.abs(g - v) <= spec["abs"]))
+                tol = f"±{spec['abs']:g}"
+            else:
+                rel = spec.get("rel", 0.02)
+                ok = bool(np.all(np.abs(g - v) <= rel * abs(v)))
+                tol = f"±{rel:.0%}" if rel >= 0.01 else f"±{rel:g}"
+            expected = v
+        else:
+            g = got.astype(float)
+            lo, hi = spec.get("min", -math.inf), spec.get("max", math.inf)
+            ok = bool(np.all((g >= lo) & (g <= hi)))
+            expected, tol = f"[{lo:g}, {hi:g}]", None
+        lo, hi = _display(np.min(got)), _display(np.max(got))
+        shown = lo if lo == hi else f"{lo} .. {hi}"
+        checks.append({"scenario": sc.title, "metric": metric, "expected": expected,
+                       "got": shown, "tolerance": tol, "ok": ok,
+                       "source": spec.get("source", sc.source)})
+    return checks
+
+
+def run_path(path: str | Path, opts: Options | None = None) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    for sc in sc_mod.load(path):
+        outcomes.extend(run_scenario(sc, opts))
+    return outcomes
+
+
+def to_frame(outcomes: list[Outcome]):
+    """All result rows as one pandas DataFrame (columns missing in a kind are NaN)."""
+    import pandas as pd
+    frames = [pd.DataFrame(o.columns) for o in outcomes if o.rows]
+    if not frames:
+        return pd.DataFrame()
+    return pd.concat(frames, ignore_index=True, sort=False)
+
+
+def meta_of(path: str | Path, outcomes: list[Outcome]) -> dict:
+    scenarios = list({id(o.scenario): o.scenario for o in outcomes}.values())
+    first = scenarios[0] if scenarios else None
+    return {
+        "title": (first.title if len(scenarios) == 1 else Path(path).stem) if first else "",
+        "source": "; ".join(dict.fromkeys(s.source for s in scenarios if s.source)),
+        "inputs": {s.title: s.inputs() for s in scenarios},
+        "assumptions": ASSUMPTIONS,
+        "expect": [c for o in outcomes for c in o.expect],
+    }
+
+
+ASSUMPTIONS = [
+    ("Training FLOPs = 6 x parameters x tokens (active parameters for MoE)",
+     "Kaplan et al. 2020 sec. 2.1; Brown et al. 2020 Table D.1"),
+    ("Wall-clock = FLOPs / (devices x dense peak x utilisation); no communication model",
+     "Narayanan et al. 2021 sec. 5.1"),
+    ("MFU counts model FLOPs, HFU adds recomputation", "Chowdhery et al. 2022 (PaLM) App. B"),
+    ("A month is 730 hours (365/12 days)", "planner convention (DESIGN.md)"),
+    ("Energy = TDP x device-hours x PUE (default 1.2)", "planner convention"),
+    ("Memory: 16 bytes/parameter mixed-precision Adam, ZeRO over data-parallel ranks",
+     "Rajbhandari et al. 2020 sec. 3.1, 5"),
+    ("Activations per layer", "Korthikanti et al. 2022 Table 2"),
+    ("Decode is memory-bound: bandwidth x efficiency / bytes read per token",
+     "Pope et al. 2022; Williams et al. 2009 (roofline)"),
+    ("GGUF sizes from llama.cpp block sizes and quantisation recipes",
+     "gguf-py GGML_QUANT_SIZES; llama.cpp llama-quant.cpp"),
+]
+
+
+def run_file(path: str | Path, opts: Options | None = None):
+    """(DataFrame, meta, Monte-Carlo summary DataFrame or None) of a scenario file."""
+    import pandas as pd
+    outcomes = run_path(path, opts)
+    summary = [r for o in outcomes for r in o.summary]
+    return to_frame(outcomes), meta_of(path, outcomes), (pd.DataFrame(summary) if summary
+                                                          else None)

@@ -1,0 +1,434 @@
+"""Scenario files: TOML what-ifs, sweeps and uncertain inputs, read with `tomllib`.
+
+A scenario names a model, a training plan (`[train]`) and/or a local-inference set-up
+(`[infer]`), published figures it should reproduce (`[expect]`) and Monte-Carlo settings
+(`[montecarlo]`).  Several plans go in one file as ``[[scenario]]`` tables; top-level tables are
+defaults that each ``[[scenario]]`` overrides.  Any input may be
+
+* a value: ``tokens = "300B"``, ``gpus = 1024``, ``hardware = "h100-sxm"``;
+* a sweep: a list ``hardware = ["a100-80gb", "h100-sxm"]`` or a range
+  ``gpus = {start = 256, stop = 8192, step = 256}`` (stop included) or
+  ``context = {start = 512, stop = 32768, num = 7, log = true}``;
+* a distribution (Monte-Carlo): ``mfu = {low = 0.3, high = 0.5}`` (uniform),
+  ``price = {mean = 2.5, sd = 0.5}`` (normal, truncated to the key's valid range),
+  ``{low, mode, high}`` (triangular), ``{median, sigma}`` (log-normal).
+
+Nothing in a scenario is evaluated as code: every value goes through a typed parser, and unknown
+keys and wrong types are errors naming the key and its line in the file.
+"""
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from planner.errors import PlannerError, closest
+from planner.units import parse_bytes, parse_count, parse_duration, parse_flops, parse_price, parse_usd
+
+
+# --- typed values ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Sweep:
+    """A list of values to sweep (the cartesian product with the other sweeps is evaluated)."""
+    values: tuple
+
+
+@dataclass(frozen=True)
+class Dist:
+    """An uncertain input: kind in uniform | normal | triangular | lognormal."""
+    kind: str
+    params: dict
+    lower: float = -math.inf   # valid range of the key (normal draws are truncated to it)
+    upper: float = math.inf
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """`n` draws.  Uniform/triangular/lognormal by numpy; the truncated normal by
+        scipy.stats.truncnorm (inverse-CDF, so every draw lies in the key's valid range)."""
+        p = self.params
+        if self.kind == "uniform":
+            return rng.uniform(p["low"], p["high"], n)
+        if self.kind == "triangular":
+            return rng.triangular(p["low"], p["mode"], p["high"], n)
+        if self.kind == "lognormal":
+            return rng.lognormal(math.log(p["median"]), p["sigma"], n)
+        from scipy.stats import truncnorm
+        if p["sd"] == 0:
+            return np.full(n, float(p["mean"]))
+        a = (self.lower - p["mean"]) / p["sd"]
+        b = (self.upper - p["mean"]) / p["sd"]
+        return truncnorm.rvs(a, b, loc=p["mean"], scale=p["sd"], size=n, random_state=rng)
+
+
+# --- the keys each section accepts ----------------------------------------------------------------
+
+def _int(v: Any, what: str) -> int:
+    x = parse_count(v, what)
+    if x != int(x):
+        raise PlannerError(f"{what} must be a whole number, got {v!r}")
+    return int(x)
+
+
+def _float(v: Any, what: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+        raise PlannerError(f"{what} must be a number, got {v!r}")
+    try:
+        return float(v)
+    except ValueError:
+        raise PlannerError(f"{what} must be a number, got {v!r}") from None
+
+
+def _str(v: Any, what: str) -> str:
+    if not isinstance(v, str):
+        raise PlannerError(f"{what} must be a string, got {v!r}")
+    return v
+
+
+def _bool(v: Any, what: str) -> bool:
+    if not isinstance(v, bool):
+        raise PlannerError(f"{what} must be true or false, got {v!r}")
+    return v
+
+
+@dataclass(frozen=True)
+class Key:
+    parse: Callable[[Any, str], Any]
+    lower: float = -math.inf          # valid numeric range, for checks and truncation
+    upper: float = math.inf
+    lower_open: bool = False          # True: value must be > lower
+    numeric: bool = True
+    help: str = ""
+
+    def check(self, value: Any, what: str) -> Any:
+        if self.numeric and isinstance(value, (int, float)):
+            low_bad = value <= self.lower if self.lower_open else value < self.lower
+            if low_bad or value > self.upper:
+                lo = "(" if self.lower_open else "["
+                raise PlannerError(f"{what} = {value!r} is out of range "
+                                   f"(valid: {lo}{self.lower:g}, {self.upper:g}])")
+        return value
+
+
+POS = dict(lower=0.0, lower_open=True)
+NONNEG = dict(lower=0.0)
+
+TRAIN_KEYS: dict[str, Key] = {
+    "tokens": Key(lambda v, w: parse_count(v, w), **POS, help="training tokens, e.g. 300B"),
+    "flops": Key(lambda v, w: parse_flops(v), **POS, help="a bare FLOPs budget instead of model"),
+    "hardware": Key(_str, numeric=False, help="device profile name"),
+    "tflops": Key(_float, **POS, help="ad-hoc device: dense TFLOPS"),
+    "memory": Key(lambda v, w: parse_bytes(v, w), **POS, help="ad-hoc device memory"),
+    "gpus": Key(_int, lower=1.0, help="number of devices"),
+    "deadline": Key(lambda v, w: parse_duration(v, w), **POS, help="wall-clock limit"),
+    "budget": Key(lambda v, w: parse_usd(v, w), **POS, help="USD limit"),
+    "mfu": Key(_float, lower=0.0, upper=1.0, lower_open=True, help="model FLOPs utilisation"),
+    "hfu": Key(_float, lower=0.0, upper=1.0, lower_open=True, help="hardware FLOPs utilisation"),
+    "price": Key(lambda v, w: parse_price(v, w), **NONNEG, help="USD per device-hour"),
+    "precision": Key(_str, numeric=False, help="bf16, fp16, fp8, tf32, fp32"),
+    "recompute": Key(_str, numeric=False, help="none, selective, full"),
+    "flops_method": Key(_str, numeric=False, help="6nd or exact"),
+    "non_embedding": Key(_bool, numeric=False, help="Kaplan's N instead of total"),
+    "zero": Key(_int, lower=0.0, upper=3.0, help="ZeRO stage 0-3"),
+    "tp": Key(_int, lower=1.0, help="tensor-parallel degree"),
+    "pp": Key(_int, lower=1.0, help="pipeline-parallel degree"),
+    "micro_batch": Key(_int, lower=1.0, help="micro-batch size"),
+    "seq_len": Key(_int, lower=1.0, help="sequence length"),
+    "node_size": Key(_int, lower=1.0, help="devices per node"),
+    "pue": Key(_float, lower=1.0, help="power usage effectiveness"),
+    "grid_kg_per_kwh": Key(_float, **NONNEG, help="grid carbon intensity"),
+}
+
+INFER_KEYS: dict[str, Key] = {
+    "device": Key(_str, numeric=False, help="device profile name"),
+    "quant": Key(_str, numeric=False, help="fp16, int8, Q4_K_M, ... or all"),
+    "context": Key(_int, lower=1.0, help="context length in tokens"),
+    "batch": Key(_int, lower=1.0, help="concurrent sequences"),
+    "kv_cache": Key(_str, numeric=False, help="f16, q8_0, q4_0"),
+    "efficiency": Key(_float, lower=0.0, upper=1.0, lower_open=True,
+                      help="fraction of peak bandwidth"),
+    "reserve": Key(lambda v, w: parse_bytes(v, w), **NONNEG, help="memory kept for the OS"),
+    "prompt": Key(_int, lower=1.0, help="prompt tokens for time to first token"),
+}
+
+OPTIMAL_KEYS: dict[str, Key] = {
+    "flops": Key(lambda v, w: parse_flops(v), **POS, help="compute budget in FLOPs"),
+    "method": Key(_str, numeric=False, help="approach1, approach3, besiroglu"),
+}
+
+MODEL_REF_KEYS = ("name", "config", "file")
+MONTECARLO_KEYS: dict[str, Key] = {
+    "samples": Key(_int, lower=1.0, help="number of draws"),
+    "seed": Key(_int, lower=0.0, help="random seed"),
+}
+TOP_KEYS = ("title", "source", "notes", "model", "train", "infer", "optimal", "expect",
+            "montecarlo", "scenario")
+
+SECTIONS = {"train": TRAIN_KEYS, "infer": INFER_KEYS, "optimal": OPTIMAL_KEYS,
+            "montecarlo": MONTECARLO_KEYS}
+
+
+@dataclass
+class Scenario:
+    """One parsed scenario: each section maps key -> value | Sweep | Dist."""
+    title: str
+    path: Path
+    source: str = ""
+    notes: str = ""
+    model: dict = field(default_factory=dict)      # {"name": ...} | {"config": ...} | inline
+    train: dict = field(default_factory=dict)
+    infer: dict = field(default_factory=dict)
+    optimal: dict = field(default_factory=dict)
+    expect: dict = field(default_factory=dict)     # metric -> {"value", "rel"} | {"min","max"}
+    montecarlo: dict = field(default_factory=dict)
+
+    @property
+    def has_distributions(self) -> bool:
+        return any(isinstance(v, Dist) for sec in (self.train, self.infer)
+                   for v in sec.values())
+
+    def inputs(self) -> dict:
+        """The scenario as parsed, for reports (sweeps and distributions described)."""
+        def show(v: Any) -> Any:
+            if isinstance(v, Sweep):
+                return list(v.values) if len(v.values) <= 12 else \
+                    f"{len(v.values)} values from {v.values[0]} to {v.values[-1]}"
+            if isinstance(v, Dist):
+                return f"{v.kind}({', '.join(f'{k}={x:g}' for k, x in v.params.items())})"
+            return v
+        return {name: {k: show(v) for k, v in sec.items()}
+                for name, sec in (("model", self.model), ("train", self.train),
+                                  ("infer", self.infer), ("optimal", self.optimal))
+                if sec}
+
+
+# --- loading ----------------------------------------------------------------------------------
+
+class _Locator:
+    """Finds the line of a key in the TOML text, so errors can say where it is."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path, self.lines = path, text.splitlines()
+
+    def where(self, section: str, key: str) -> str:
+        header = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_.\-]+)\s*\]?\]")
+        current = ""
+        pat = re.compile(rf"^\s*{re.escape(key)}\s*=")
+        for i, line in enumerate(self.lines, 1):
+            m = header.match(line)
+            if m:
+                current = m.group(1).split(".")[-1]
+                continue
+            if current == section.split(".")[-1] and pat.match(line):
+                return f"{self.path.name} line {i}"
+            if section == "" and current == "" and pat.match(line):
+                return f"{self.path.name} line {i}"
+        for i, line in enumerate(self.lines, 1):
+            if pat.match(line) or re.search(rf"[{{,]\s*{re.escape(key)}\s*=", line):
+                return f"{self.path.name} line {i}"
+        return self.path.name
+
+
+def load(path: str | Path) -> list[Scenario]:
+    """Parse and validate a scenario file into one or more `Scenario`s."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PlannerError(f"cannot read scenario {str(path)!r}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PlannerError(f"malformed TOML in {path.name}: {exc}") from None
+    loc = _Locator(path, text)
+    for key in data:
+        if key not in TOP_KEYS:
+            raise _unknown_key(loc, "", key, TOP_KEYS)
+    tables = data.get("scenario")
+    if tables is None:
+        return [_scenario(data, {}, loc, path, 0)]
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise PlannerError(f"{loc.where('', 'scenario')}: 'scenario' must be [[scenario]] tables")
+    defaults = {k: v for k, v in data.items() if k != "scenario"}
+    return [_scenario(t, defaults, loc, path, i) for i, t in enumerate(tables)]
+
+
+def _unknown_key(loc: _Locator, section: str, key: str, valid) -> PlannerError:
+    near = closest(key, valid)
+    hint = f"did you mean {', '.join(repr(n) for n in near)}?" if near else \
+        "valid: " + ", ".join(valid)
+    where = f"[{section}]" if section else "the top level"
+    return PlannerError(f"{loc.where(section, key)}: unknown key {key!r} in {where} ({hint})")
+
+
+def _scenario(table: dict, defaults: dict, loc: _Locator, path: Path, index: int) -> Scenario:
+    for key in table:
+        if key not in TOP_KEYS or key == "scenario":
+            raise _unknown_key(loc, "scenario", key, [k for k in TOP_KEYS if k != "scenario"])
+    merged: dict = {}
+    for key in TOP_KEYS:
+        base, over = defaults.get(key), table.get(key)
+        if isinstance(base, dict) and isinstance(over, dict):
+            merged[key] = {**base, **over}
+        elif over is not None:
+            merged[key] = over
+        elif base is not None:
+            merged[key] = base
+    title = merged.get("title") or (f"{path.stem} #{index + 1}" if "scenario" in defaults or
+                                    index else path.stem)
+    sc = Scenario(title=str(title), path=path, source=str(merged.get("source", "")),
+                  notes=str(merged.get("notes", "")))
+    for section, keys in SECTIONS.items():
+        raw = merged.get(section, {})
+        if not isinstance(raw, dict):
+            raise PlannerError(f"{loc.where('', section)}: [{section}] must be a table")
+        parsed = {}
+        for key, value in raw.items():
+            if key not in keys:
+                raise _unknown_key(loc, section, key, list(keys))
+            parsed[key] = _value(keys[key], value, f"{loc.where(section, key)}: {section}.{key}")
+        setattr(sc, section, parsed)
+    sc.model = _model_section(merged.get("model", {}), loc)
+    sc.expect = _expect_section(merged.get("expect", {}), loc)
+    if not (sc.train or sc.infer or sc.optimal):
+        raise PlannerError(f"{path.name}: scenario {sc.title!r} has no [train], [infer] or "
+                           "[optimal] section (nothing to compute)")
+    if (sc.train or sc.infer) and not sc.model and "flops" not in sc.train:
+        raise PlannerError(f"{path.name}: scenario {sc.title!r} needs a [model] (name = ..., "
+                           "config = ..., or inline architecture keys)")
+    return sc
+
+
+def _value(key: Key, value: Any, what: str) -> Any:
+    """A scalar, a Sweep (list or range) or a Dist, each element parsed by the key's parser."""
+    if isinstance(value, list):
+        if not value:
+            raise PlannerError(f"{what}: an empty list sweeps nothing")
+        return Sweep(tuple(key.check(key.parse(v, what), what) for v in value))
+    if isinstance(value, dict):
+        if not key.numeric:
+            raise PlannerError(f"{what}: a range or distribution needs a numeric key")
+        return _range_or_dist(key, value, what)
+    return key.check(key.parse(value, what), what)
+
+
+MAX_AXIS = 50_000_000  # values on one swept axis (each is held in memory)
+
+
+def _check_axis(n: int, what: str) -> None:
+    if n > MAX_AXIS:
+        raise PlannerError(f"{what}: a range of {n:,} values is too large for memory (at most "
+                           f"{MAX_AXIS:,} per axis); narrow it or take a larger step")
+
+
+_DISTS = {
+    frozenset({"low", "high"}): "uniform",
+    frozenset({"mean", "sd"}): "normal",
+    frozenset({"low", "mode", "high"}): "triangular",
+    frozenset({"median", "sigma"}): "lognormal",
+}
+
+
+def _range_or_dist(key: Key, spec: dict, what: str) -> Sweep | Dist:
+    keys = set(spec)
+    if "start" in keys:
+        allowed = {"start", "stop", "step", "num", "log"}
+        if keys - allowed or "stop" not in keys or not ({"step", "num"} & keys):
+            raise PlannerError(f"{what}: a range needs start, stop and step (or num, with "
+                               f"log = true for geometric spacing); got {sorted(keys)}")
+        start, stop = key.parse(spec["start"], what), key.parse(spec["stop"], what)
+        if "step" in spec:
+            step = key.parse(spec["step"], what)
+            if step <= 0 or stop < start:
+                raise PlannerError(f"{what}: range needs start <= stop and step > 0")
+            n = int(math.floor((stop - start) / step + 1e-9)) + 1
+            _check_axis(n, what)
+            values = start + step * np.arange(n)
+        else:
+            num = _int(spec["num"], what + ".num")
+            _check_axis(num, what)
+            if num < 1 or stop < start:
+                raise PlannerError(f"{what}: range needs start <= stop and num >= 1")
+            if spec.get("log", False):
+                if start <= 0:
+                    raise PlannerError(f"{what}: a log range needs start > 0")
+                values = np.geomspace(start, stop, num)
+            else:
+                values = np.linspace(start, stop, num)
+        if key.parse is _int:
+            values = np.unique(np.round(values).astype(np.int64))
+        return Sweep(tuple(key.check(v.item(), what) for v in values))
+    kind = _DISTS.get(frozenset(keys - {"dist"}))
+    if kind is None:
+        raise PlannerError(f"{what}: cannot read {spec!r} (a range {{start, stop, step}} or a "
+                           "distribution {low, high} | {mean, sd} | {low, mode, high} | "
+                           "{median, sigma})")
+    params = {k: _float(key.parse(v, what) if isinstance(v, str) else v, f"{what}.{k}")
+              for k, v in spec.items() if k != "dist"}
+    bad = ""
+    if kind in ("uniform", "triangular") and not params["low"] < params["high"]:
+        bad = "low must be below high"
+    elif kind == "triangular" and not params["low"] <= params["mode"] <= params["high"]:
+        bad = "mode must lie between low and high"
+    elif kind == "normal" and params["sd"] < 0:
+        bad = "sd must be >= 0"
+    elif kind == "lognormal" and (params["median"] <= 0 or params["sigma"] < 0):
+        bad = "median must be > 0 and sigma >= 0"
+    elif kind == "normal" and not key.lower <= params["mean"] <= key.upper:
+        bad = f"mean must lie in the valid range [{key.lower:g}, {key.upper:g}]"
+    if not bad and kind in ("uniform", "triangular"):
+        key.check(params["low"], what)
+        key.check(params["high"], what)
+    if bad:
+        raise PlannerError(f"{what}: invalid {kind} distribution {spec!r} ({bad})")
+    return Dist(kind, params, key.lower, key.upper)
+
+
+def _model_section(raw: Any, loc: _Locator) -> dict:
+    if isinstance(raw, str):
+        return {"name": raw}
+    if not isinstance(raw, dict):
+        raise PlannerError(f"{loc.where('', 'model')}: [model] must be a table or a name")
+    refs = [k for k in MODEL_REF_KEYS if k in raw]
+    if len(refs) > 1:
+        raise PlannerError(f"{loc.where('model', refs[1])}: give one of name, config, file")
+    if refs:
+        extra = set(raw) - set(refs)
+        if extra:
+            raise _unknown_key(loc, "model", sorted(extra)[0], list(MODEL_REF_KEYS))
+        value = raw[refs[0]]
+        if isinstance(value, list):
+            return {refs[0]: Sweep(tuple(_str(v, f"model.{refs[0]}") for v in value))}
+        return {refs[0]: _str(value, f"{loc.where('model', refs[0])}: model.{refs[0]}")}
+    if raw:
+        from planner.model.spec import ModelSpec
+        try:
+            ModelSpec.from_dict({"name": "inline", **raw}, where="[model]")
+        except PlannerError as exc:
+            m = re.search(r"key in \[model\]: '([^']+)'", str(exc))
+            prefix = loc.where("model", m.group(1)) if m else loc.path.name
+            raise PlannerError(f"{prefix}: {exc}") from None
+        return {"inline": raw}
+    return {}
+
+
+def _expect_section(raw: Any, loc: _Locator) -> dict:
+    if not isinstance(raw, dict):
+        raise PlannerError(f"{loc.where('', 'expect')}: [expect] must be a table")
+    out = {}
+    for metric, spec in raw.items():
+        what = f"{loc.where('expect', metric)}: expect.{metric}"
+        if isinstance(spec, bool):
+            out[metric] = {"equals": spec}
+        elif isinstance(spec, (int, float)):
+            out[metric] = {"value": float(spec), "rel": 0.02}
+        elif isinstance(spec, dict) and set(spec) <= {"value", "rel", "abs", "min", "max", "source"}:
+            out[metric] = {k: (v if k == "source" else _float(v, what)) for k, v in spec.items()}
+        else:
+            raise PlannerError(f"{what}: expected a number, true/false, or a table with value "
+                               "(and rel or abs) or min/max")
+    return out
