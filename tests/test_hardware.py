@@ -119,13 +119,11 @@ def test_hardware_path_env(cli, tmp_path, monkeypatch):
     (tmp_path / "x.csv").write_text(HEADER + "env-chip,,Acme,datacenter,8GB,100,10,50,,,0.3,"
                                              "sheet\n")
     monkeypatch.setenv(hw.ENV_PATH, str(tmp_path))
-    hw.table.cache_clear(), hw._index.cache_clear()
     try:
         assert hw.get_device("env-chip").memory_bytes == 8e9
     finally:
         monkeypatch.delenv(hw.ENV_PATH)
-        hw.table.cache_clear(), hw._index.cache_clear()
-
+    
 
 def test_missing_hardware_file(cli):
     assert_user_error(cli("hardware", "--hardware-file", "/nonexistent.csv"), "does not exist")

@@ -425,24 +425,18 @@ def smallest_device(need_without_runtime: float, hardware_files: tuple[str, ...]
                     reserve=None, prefer_kind=None) -> str | None:
     """The device profile with the least memory whose usable memory holds the plan (ties: the
     higher bandwidth).  Searches the whole hardware table (built-in CSVs + user files)."""
-    from planner.hardware.profiles import table
-    try:
-        df = table(tuple(hardware_files))
-    except (PlannerError, ValueError):
+    from planner.hardware import devices
+    devs = devices(tuple(hardware_files))
+    if not devs:
         return None
-    if df.empty:
-        return None
-    shared = df["unified_memory"].astype(str).str.strip().str.lower().isin(
-        ("true", "1", "yes")).to_numpy() if "unified_memory" in df else np.zeros(len(df), bool)
-    mem = df["memory_bytes"].to_numpy(dtype=float)
+    shared = np.array([d.unified_memory for d in devs], dtype=bool)
+    mem = np.array([d.memory_bytes for d in devs], dtype=float)
     ok = usable_bytes(mem, shared, reserve) >= need_without_runtime + runtime_bytes(shared)
     if not ok.any():
         return None
-    bw = (df["memory_bandwidth_gbs"].to_numpy(dtype=float) if "memory_bandwidth_gbs" in df
-          else np.zeros(len(df)))
-    idx = np.flatnonzero(ok)
-    best = min(idx, key=lambda i: (mem[i], -np.nan_to_num(bw[i])))
-    return str(df["name"].iloc[best])
+    bw = np.array([d.bandwidth_bytes_per_s for d in devs], dtype=float)
+    best = min(np.flatnonzero(ok), key=lambda i: (mem[i], -np.nan_to_num(bw[i])))
+    return devs[best].name
 
 
 def plan_all_quants(spec: ModelSpec, device: Device, **kwargs) -> list[dict]:

@@ -1,5 +1,7 @@
 """The hardware input: `Device` profiles read from `hardware_profiles/*.csv` and user files."""
-from planner.hardware.profiles import *  # noqa: F401,F403
-from planner.hardware.profiles import Device, adhoc_device, get_device, names, table
+from planner.hardware.device import PRECISIONS, Device
+from planner.hardware.profiles import (ENV_PATH, adhoc_device, devices, get_device, names, rows,
+                                       table)
 
-__all__ = ["Device", "adhoc_device", "get_device", "names", "table"]
+__all__ = ["PRECISIONS", "Device", "ENV_PATH", "adhoc_device", "devices", "get_device", "names",
+           "rows", "table"]

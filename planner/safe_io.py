@@ -1,0 +1,134 @@
+"""Reading and writing the user's files defensively.
+
+Reads: regular files only (no devices, FIFOs or folders), a size cap checked *before* reading,
+UTF-8 with a clear error otherwise.  Writes: to a temporary file beside the target, renamed over
+it only when complete, so a failed run never damages an existing file; a missing or unwritable
+folder is a clean error.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import tempfile
+from pathlib import Path
+from typing import IO, Iterator
+
+from planner.errors import PlannerError
+
+MB = 2**20
+
+
+def _describe(nbytes: float) -> str:
+    return f"{nbytes / MB:,.1f} MiB" if nbytes >= MB else f"{nbytes:,.0f} bytes"
+
+
+def check_regular(path: str | Path, what: str) -> Path:
+    """`path` as a Path if it is an existing regular file, else `PlannerError`."""
+    p = Path(path).expanduser()
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        raise PlannerError(f"{what} {str(path)!r} does not exist") from None
+    except OSError as exc:
+        raise PlannerError(f"cannot read {what} {str(path)!r}: {exc.strerror}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise PlannerError(f"{what} {str(path)!r} is a folder, not a file")
+    if not stat.S_ISREG(st.st_mode):
+        raise PlannerError(f"{what} {str(path)!r} is not a regular file (a device, pipe or "
+                           "socket cannot be read as one)")
+    return p
+
+
+def read_bytes(path: str | Path, what: str, max_bytes: int) -> bytes:
+    """The bytes of a regular file no larger than `max_bytes` (checked before reading, and
+    again while reading, in case the file grows)."""
+    p = check_regular(path, what)
+    size = p.stat().st_size
+    if size > max_bytes:
+        raise PlannerError(f"{what} {str(path)!r} is {_describe(size)}, larger than the "
+                           f"{_describe(max_bytes)} such a file can be")
+    try:
+        with open(p, "rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except OSError as exc:
+        raise PlannerError(f"cannot read {what} {str(path)!r}: {exc.strerror}") from None
+    if len(data) > max_bytes:
+        raise PlannerError(f"{what} {str(path)!r} is larger than the {_describe(max_bytes)} "
+                           "such a file can be")
+    return data
+
+
+def read_text(path: str | Path, what: str, max_bytes: int) -> str:
+    """`read_bytes` decoded as UTF-8 (a byte-order mark is allowed), with a clear error for
+    binary or other-encoding files."""
+    data = read_bytes(path, what, max_bytes)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise PlannerError(f"{what} {str(path)!r} is not UTF-8 text (byte {exc.start}: "
+                           f"{data[exc.start:exc.start + 1]!r}); is it a binary file?") from None
+
+
+def check_writable_target(path: str | Path, what: str = "output file") -> Path:
+    """The target of a write: its folder must exist and be writable; the target itself must
+    not be a folder."""
+    p = Path(path).expanduser()
+    folder = p.parent if str(p.parent) else Path(".")
+    if not folder.is_dir():
+        raise PlannerError(f"cannot write {what} {str(path)!r}: the folder {str(folder)!r} "
+                           "does not exist")
+    if p.is_dir():
+        raise PlannerError(f"cannot write {what} {str(path)!r}: it is a folder")
+    if not os.access(folder, os.W_OK):
+        raise PlannerError(f"cannot write {what} {str(path)!r}: the folder {str(folder)!r} is "
+                           "not writable")
+    return p
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | Path, mode: str = "w", what: str = "output file",
+                 encoding: str | None = "utf-8", newline: str | None = None) -> Iterator[IO]:
+    """Open a temporary file beside `path` for writing; on success it replaces `path`
+    (os.replace, atomic on POSIX); on any failure it is removed and `path` is untouched."""
+    target = check_writable_target(path, what)
+    binary = "b" in mode
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
+                                   dir=str(target.parent) or ".")
+    except OSError as exc:
+        raise PlannerError(f"cannot write {what} {str(path)!r}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, mode, **({} if binary else {"encoding": encoding,
+                                                        "newline": newline})) as fh:
+            yield fh
+        try:
+            mask = os.umask(0)
+            os.umask(mask)
+            os.chmod(tmp, 0o666 & ~mask)
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise PlannerError(f"cannot write {what} {str(path)!r}: {exc.strerror}") from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_path(path: str | Path, what: str = "output file"):
+    """For writers that need a file name (pyarrow, matplotlib): a context manager yielding a
+    temporary path beside `path`, renamed over it on success."""
+    @contextlib.contextmanager
+    def manager() -> Iterator[Path]:
+        target = check_writable_target(path, what)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + target.suffix,
+                                   dir=str(target.parent) or ".")
+        os.close(fd)
+        try:
+            yield Path(tmp)
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    return manager()
