@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 from planner.errors import PlannerError, unknown
 
-PRECISIONS = ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8")
+PRECISIONS = ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "fp4", "int8")
 
 
 @dataclass(frozen=True)
@@ -16,7 +16,14 @@ class Device:
     memory_bytes: float
     bandwidth_bytes_per_s: float
     peak_flops: dict[str, float]          # precision -> dense FLOP/s
-    interconnect_bytes_per_s: float = 0.0
+    interconnect_bytes_per_s: float = 0.0  # vendor's scale-up figure, both directions summed
+    # Networks for the parallelism model (hardware_profiles/README.md): the scale-up domain
+    # (GPUs joined by NVLink/xGMI/ICI: 8 in an HGX node, 72 in an NVL72 rack), its per-GPU
+    # bandwidth in one direction, and the per-GPU scale-out (InfiniBand/RoCE NIC) bandwidth in
+    # one direction.  NaN where unknown.
+    scale_up_domain: float = float("nan")
+    scale_up_bytes_per_s: float = float("nan")
+    scale_out_bytes_per_s: float = float("nan")
     tdp_w: float = 0.0
     price_per_hour: float = float("nan")
     default_mfu: float = float("nan")

@@ -35,6 +35,7 @@ MAX_FILE_BYTES = 8 * 2**20     # a hardware table is a few hundred kB at most
 NUMERIC = {
     "memory_bandwidth_gbs": (0.0, 1e6), "interconnect_gbs": (0.0, 1e6), "tdp_w": (0.0, 1e6),
     "price_usd_per_hour": (0.0, 1e5), "default_mfu": (0.0, 1.0),
+    "scale_up_domain": (1.0, 1e6), "scale_up_gbs": (0.0, 1e6), "scale_out_gbs": (0.0, 1e6),
     **{col: (0.0, 1e7) for col in PEAK_COLUMNS.values()},
 }
 
@@ -125,6 +126,9 @@ def device_from_row(row: dict) -> Device:
                   peak_flops=peaks, interconnect_bytes_per_s=opt("interconnect_gbs", 0.0) * 1e9,
                   tdp_w=opt("tdp_w", 0.0), price_per_hour=opt("price_usd_per_hour", math.nan),
                   default_mfu=opt("default_mfu", math.nan),
+                  scale_up_domain=opt("scale_up_domain", math.nan),
+                  scale_up_bytes_per_s=opt("scale_up_gbs", math.nan) * 1e9,
+                  scale_out_bytes_per_s=opt("scale_out_gbs", math.nan) * 1e9,
                   unified_memory=unified_text in ("true", "1", "yes"),
                   category=(row.get("category") or "").strip(),
                   vendor=(row.get("vendor") or "").strip(),
