@@ -146,7 +146,7 @@ def test_bad_columns():
 def test_categorical_kinds_agree():
     """A (values, index) pair, planner.evaluate.Cat, pandas.Categorical and the plain object
     column write the same text; index -1 is an empty field."""
-    from planner.evaluate.rows import Cat
+    from planner.evaluate.columns import Cat
     values, index = ("a100", "h,100", None), np.array([0, 1, 2, 1, 0])
     plain = to_csv_bytes({"d": np.array(values, dtype=object)[index]})
     assert plain == b'd\na100\n"h,100"\n""\n"h,100"\na100\n'

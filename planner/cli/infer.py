@@ -7,6 +7,7 @@ import math
 import click
 
 from planner.errors import PlannerError
+from planner.plan.infer import INFER, InferPlan
 from planner.render.output import emit, output_options, text_table
 from planner.units import format_bytes, format_duration, format_flops, parse_bandwidth, parse_bytes, \
     parse_count
@@ -187,36 +188,9 @@ def render_all(rows: list[dict], title: str) -> str:
 
 
 @click.command()
-@click.argument("model")
-@device_options
-@click.option("--quant", "-q", default="Q4_K_M", show_default=True, metavar="Q",
-              help="Weight format: fp32, fp16, bf16, fp8, int8, int4, nf4, or a GGUF type "
-                   "(Q2_K, Q3_K_S/M/L, Q4_0, Q4_1, Q4_K_S, Q4_K_M, Q5_0, Q5_1, Q5_K_S, Q5_K_M, "
-                   "Q6_K, Q8_0); 'all' for a trade-off table.")
-@click.option("--context", "-c", metavar="N",
-              help="Tokens of context per sequence (default: min(model context, 4096)).")
-@click.option("--batch", "-b", default="1", show_default=True, metavar="B",
-              help="Sequences decoded together.")
-@click.option("--kv-cache", "kv_type", default="f16", show_default=True, metavar="T",
-              help="KV-cache element type: f16, bf16, f32, q8_0, q5_1, q5_0, q4_1, q4_0, "
-                   "iq4_nl, fp8.")
-@click.option("--efficiency", type=float, metavar="E",
-              help="Achieved fraction of memory bandwidth while decoding (default 0.6, "
-                   "llama.cpp on Apple M-series).")
-@click.option("--prefill-efficiency", type=float, metavar="E",
-              help="Achieved fraction of 16-bit peak FLOP/s in prefill (default 0.5).")
-@click.option("--prompt", "-p", metavar="N",
-              help="Prompt tokens for time to first token (default 512).")
-@click.option("--flash-attn/--no-flash-attn", default=True, show_default=True,
-              help="Fused attention (no KQ score buffer).")
-@click.option("--recipes", type=click.Choice(["current", "2023"]), default="current",
-              show_default=True,
-              help="llama.cpp quantisation mixes: current, or the Aug-Dec 2023 ones "
-                   "(TheBloke's files; differ for Q2_K and, at 40/80 layers, Q3_K_M/Q4_K_S).")
+@INFER.options
 @output_options
-def infer(model, device_name, memory, bandwidth, tflops, discrete, reserve, hardware_files,
-          quant, context, batch, kv_type, efficiency, prefill_efficiency, prompt, flash_attn,
-          recipes, fmt, as_json) -> None:
+def infer(fmt, as_json, **values) -> None:
     """Can MODEL run on a device, and how fast?  Memory of weights (at a quantisation), KV
     cache and overheads against the device's usable memory; the largest context and batch,
     the smallest quantisation and memory size that fit; decode and prefill tokens/s by the
@@ -227,30 +201,43 @@ def infer(model, device_name, memory, bandwidth, tflops, discrete, reserve, hard
     planner infer llama-2-13b --device m2-max-32gb --quant all
     planner infer mistral-7b --memory 16GB --bandwidth 100GB/s --context 8192
     """
-    from planner.estimate.inference import plan_all_quants, plan_inference
-    from planner.estimate.quant import canonical_quant
-    from planner.model.resolve import resolve_model
+    from planner.estimate.quant import GGUF_TYPES, SIMPLE_TYPES
+    from planner.evaluate.infer import evaluate_one
 
-    spec = resolve_model(model)
-    device = resolve_device(device_name, memory, bandwidth, tflops, discrete, hardware_files)
-    ctx = parse_tokens(context, "--context")
-    b = parse_tokens(batch, "--batch")
-    p = parse_tokens(prompt, "--prompt")
-    kwargs = dict(context=ctx, batch=b, kv_type=kv_type, efficiency=efficiency,
-                  prefill_efficiency=prefill_efficiency, reserve=reserve, prompt=p,
-                  flash_attention=flash_attn, era=recipes)
-    if quant.strip().lower() == "all":
-        rows = plan_all_quants(spec, device, **kwargs)
-        for r in rows:
-            r["model"], r["device"] = spec.name, device.name
+    plan = InferPlan.from_cli(values)
+    if plan.quant == "all":
+        rows = [record(r) for r in evaluate_one(
+            dataclasses.replace(plan, quant=None), quants=tuple(SIMPLE_TYPES) + GGUF_TYPES)]
         c = rows[0]
-        title = (f"{spec.name} on {device.name} "
-                 f"({both(device.memory_bytes)}, {device.bandwidth_bytes_per_s / 1e9:,.0f} GB/s)"
-                 f", context {ctx or min(spec.context, 4096):,}, batch {b}, KV {kv_type}; "
+        title = (f"{c['model']} on {c['device']} "
+                 f"({both(c['device_memory_bytes'])}, {c['bandwidth_bytes_per_s'] / 1e9:,.0f} "
+                 f"GB/s), context {c['context']:,}, batch {c['batch']}, KV {c['kv_cache_type']}; "
                  f"KV cache {both(c['kv_cache_bytes'])}")
         emit(rows, fmt, as_json, lambda: render_all(rows, title))
         return
-    canonical_quant(quant)
-    record = plan_inference(spec, device, quant, hardware_files=tuple(hardware_files), **kwargs)
-    record["model_context"] = spec.context
-    emit(record, fmt, as_json, lambda: render(record))
+    rec = record(evaluate_one(plan)[0], plan)
+    emit(rec, fmt, as_json, lambda: render(rec))
+
+
+def record(row: dict, plan=None) -> dict:
+    """The `--json` record of one inference row: the evaluator's columns (base units) plus the
+    names earlier versions used (kv_cache_type, prompt_tokens, gpus_needed, ...)."""
+    from planner.estimate.quant import kv_bytes_per_element
+    from planner.model.resolve import resolve_model
+    rec = dict(row)
+    for k in ("context", "batch", "prompt", "max_context", "max_batch",
+              "smallest_memory_tier_gb", "compute_bound_batch"):
+        rec[k] = None if row[k] is None else int(row[k])
+    kv = (plan.kv_cache if plan is not None and plan.kv_cache else
+          INFER["kv_cache"].default)
+    rec["kv_cache_type"] = kv
+    rec["kv_bytes_per_element"] = kv_bytes_per_element(kv)
+    rec["prompt_tokens"] = rec["prompt"]
+    rec["flash_attention"] = True if plan is None or plan.flash_attn is None else plan.flash_attn
+    rec["gguf_recipes"] = (plan.recipes if plan is not None and plan.recipes else
+                           INFER["recipes"].default)
+    gpus = {q: row[f"gpus_needed_{q}"] for q in ("fp16", "int8", "int4")}
+    gpus.setdefault(row["quant"], row["gpus_needed_quant"])
+    rec["gpus_needed"] = {q: None if v is None else int(v) for q, v in gpus.items()}
+    rec["model_context"] = resolve_model(row["model"]).context if plan is not None else None
+    return rec

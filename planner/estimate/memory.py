@@ -25,29 +25,30 @@ Sources:
 """
 from __future__ import annotations
 
+import functools
+import tomllib
+from dataclasses import dataclass
+
 import numpy as np
 
 from planner.errors import PlannerError, unknown
 from planner.model.spec import ModelSpec, breakdown, layer_groups
+from planner.resources import data_dir
 
-# bytes per parameter: (weights, gradients, optimizer states)
+
+
+@functools.cache
+def _data() -> dict:
+    return tomllib.loads((data_dir("data") / "training.toml").read_text(encoding="utf-8"))
+
+
+# bytes per parameter: (weights, gradients, optimizer states), and what each mode means
 BYTE_MODES: dict[str, tuple[float, float, float]] = {
-    "mixed": (2.0, 2.0, 12.0),             # ZeRO sec. 3.1, K = 12: 16 bytes/param
-    "mixed-fp32-grads": (2.0, 4.0, 12.0),  # fp32 gradient buffer (Megatron-LM): 18
-    "mixed-both-grads": (2.0, 6.0, 12.0),  # bf16 + fp32 gradients: 20
-    "fp32": (4.0, 4.0, 8.0),               # plain fp32 Adam: weights, grads, m, v: 16
-}
-BYTE_MODE_NOTES = {
-    "mixed": "mixed-precision Adam, 16 B/param: 2 weights + 2 grads + 12 optimizer "
-             "(fp32 master + m + v; Rajbhandari et al. 2020 sec. 3.1, K=12)",
-    "mixed-fp32-grads": "mixed-precision Adam with an fp32 gradient buffer, 18 B/param: "
-                        "2 weights + 4 grads + 12 optimizer",
-    "mixed-both-grads": "mixed-precision Adam with bf16 and fp32 gradients, 20 B/param: "
-                        "2 weights + 6 grads + 12 optimizer",
-    "fp32": "fp32 Adam, 16 B/param: 4 weights + 4 grads + 8 optimizer (m + v)",
-}
+    k: tuple(v["bytes"]) for k, v in _data()["optimizer_modes"].items()}
+BYTE_MODE_NOTES: dict[str, str] = {k: v["note"] for k, v in _data()["optimizer_modes"].items()}
+ACTIVATIONS_NOTE: str = _data()["layouts"]["activations_note"]
 ZERO_STAGES = (0, 1, 2, 3)
-TP_OPTIONS = (1, 2, 4, 8)
+TP_OPTIONS = tuple(_data()["layouts"]["tp_options"])
 
 
 def activation_bytes_per_layer(seq_len, micro_batch, hidden, heads, tp=1,
@@ -158,48 +159,101 @@ def _layout_grid(spec: ModelSpec, node_size: int, tp_options=TP_OPTIONS):
     return t.ravel(), p.ravel()
 
 
-def min_gpus_for_memory(spec: ModelSpec, capacity_bytes: float, node_size: int = 8,
-                        tp_options=TP_OPTIONS, tp=None, pp=None, **kw) -> dict:
-    """The fewest devices whose memory (`capacity_bytes` each) holds the job.
+@dataclass(frozen=True)
+class Layouts:
+    """The candidate (tp, pp) layouts of one job and their memory per device at dp = 1, split
+    into what ZeRO shards over the data-parallel ranks (`sharded`) and what it does not
+    (`fixed`; Rajbhandari et al. 2020 sec. 5).  At dp ranks a device holds
+    fixed + sharded / dp.  Arrays have one entry per layout."""
 
-    Searches TP in `tp_options` (within a node, dividing the heads) and PP in 1..L, unless `tp`
-    / `pp` are given; for each the data-parallel degree needed is the smallest dp with
-    fixed + sharded/dp <= capacity, where 'sharded' is what the ZeRO stage divides over dp
-    (closed form).  Other keyword arguments go to `memory_for_spec` (dp is searched).
-    Returns gpus (inf when nothing fits), tp, pp, dp and the memory breakdown at that layout."""
-    kw.pop("dp", None)
-    t, p = _layout_grid(spec, node_size, tp_options)
-    if tp is not None:
-        t, p = np.full_like(p, float(tp)), p
-    if pp is not None:
-        t, p = t, np.full_like(t, float(pp))
-    if tp is not None and pp is not None:
-        t, p = np.array([float(tp)]), np.array([float(pp)])
-    t, p = np.unique(np.stack([t, p]), axis=1)
-    m1 = memory_for_spec(spec, tp=t, pp=p, dp=1, **kw)
-    sharded = zero_sharded(m1, int(kw.get("zero", 0)))
-    fixed = m1["total"] - sharded
-    room = capacity_bytes - fixed
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dp = np.where(m1["total"] <= capacity_bytes, 1.0,
-                      np.where((room > 0) & (sharded > 0), np.ceil(sharded / room), np.inf))
-    gpus = t * p * dp
-    if not np.isfinite(gpus).any():
-        i = int(np.argmin(m1["total"]))
-        return {"gpus": float("inf"), "tp": int(t[i]), "pp": int(p[i]), "dp": None,
-                "memory": {k: float(v[i]) for k, v in m1.items()}}
-    order = np.lexsort((p, t * p, gpus))  # fewest devices, then least model parallelism
-    i = int(order[0])
-    m = memory_for_spec(spec, tp=t[i], pp=p[i], dp=dp[i], **kw)
-    return {"gpus": float(gpus[i]), "tp": int(t[i]), "pp": int(p[i]), "dp": int(dp[i]),
-            "memory": {k: float(v) for k, v in m.items()}}
+    tp: np.ndarray
+    pp: np.ndarray
+    parts: dict             # weights, gradients, optimizer, activations at dp = 1
+    zero: int
+
+    @property
+    def total1(self) -> np.ndarray:
+        return sum(self.parts[k] for k in ("weights", "gradients", "optimizer", "activations"))
+
+    @property
+    def sharded(self) -> np.ndarray:
+        return zero_sharded(self.parts, self.zero) + 0.0 * self.tp
+
+    @property
+    def fixed(self) -> np.ndarray:
+        return self.total1 - self.sharded
+
+    def breakdown(self, i, dp) -> dict[str, np.ndarray]:
+        """Weights, gradients, optimizer, activations and total per device of layouts `i` at
+        `dp` data-parallel ranks (arrays broadcast)."""
+        dp = np.asarray(dp, dtype=float)
+        z = self.zero
+        out = {"weights": self.parts["weights"][i] / (dp if z >= 3 else 1.0),
+               "gradients": self.parts["gradients"][i] / (dp if z >= 2 else 1.0),
+               "optimizer": self.parts["optimizer"][i] / (dp if z >= 1 else 1.0),
+               "activations": self.parts["activations"][i] + 0.0 * dp}
+        out["total"] = out["weights"] + out["gradients"] + out["optimizer"] + out["activations"]
+        return out
+
+    def min_devices(self, capacity_bytes: float) -> dict:
+        """The fewest devices whose memory holds the job: for each layout the smallest dp with
+        fixed + sharded/dp <= capacity (closed form), then the layout with the fewest devices,
+        the least model parallelism and the fewest stages.  gpus is inf when nothing fits."""
+        room = capacity_bytes - self.fixed
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dp = np.where(self.total1 <= capacity_bytes, 1.0,
+                          np.where((room > 0) & (self.sharded > 0),
+                                   np.ceil(self.sharded / room), np.inf))
+        gpus = self.tp * self.pp * dp
+        if not np.isfinite(gpus).any():
+            i = int(np.argmin(self.total1))
+            return {"gpus": float("inf"), "tp": int(self.tp[i]), "pp": int(self.pp[i]),
+                    "dp": None, "index": i, "memory": {k: float(v) for k, v in
+                                                       self.breakdown(i, 1.0).items()}}
+        i = int(np.lexsort((self.pp, self.tp * self.pp, gpus))[0])
+        return {"gpus": float(gpus[i]), "tp": int(self.tp[i]), "pp": int(self.pp[i]),
+                "dp": int(dp[i]), "index": i,
+                "memory": {k: float(v) for k, v in self.breakdown(i, dp[i]).items()}}
+
+    def for_devices(self, n_devices, capacity_bytes: float) -> dict[str, np.ndarray]:
+        """The layout of `n_devices` (an array): dp = floor(n / (tp·pp)).  The rule: a layout
+        that fits in memory; among those, one that uses every device (no idle ones); then the
+        least model parallelism tp·pp; then the fewest pipeline stages.  When none fits, the
+        one with the least memory per device (fits False).  Returns per n: index (-1 when even
+        tp·pp exceeds n), tp, pp, dp, used, idle, fits, and the memory breakdown."""
+        n = np.atleast_1d(np.asarray(n_devices, dtype=float))
+        mp = self.tp * self.pp
+        dp = np.floor(n[:, None] / mp[None, :])                      # (n, layouts)
+        valid = dp >= 1
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mem = np.where(valid, self.fixed[None, :] + self.sharded[None, :] / dp, np.inf)
+        fits = valid & (mem <= capacity_bytes)
+        idle = n[:, None] - mp[None, :] * dp
+        # Lexicographic choice: among fitting layouts (idle, tp·pp, pp) as one exact integer
+        # score; where none fits, the least memory per device.
+        big = float(mp.max() + 1)
+        fit_score = np.where(fits, idle * big ** 2 + mp[None, :] * big + self.pp[None, :],
+                             np.inf)
+        any_fit = fits.any(axis=1)
+        i = np.where(any_fit, np.argmin(fit_score, axis=1), np.argmin(mem, axis=1))
+        ok = valid[np.arange(len(n)), i]
+        rows = np.arange(len(n))
+        dp_i = np.where(ok, dp[rows, i], np.nan)
+        out = {"index": np.where(ok, i, -1), "tp": np.where(ok, self.tp[i], np.nan),
+               "pp": np.where(ok, self.pp[i], np.nan), "dp": dp_i,
+               "used": np.where(ok, mp[i] * dp_i, np.nan),
+               "idle": np.where(ok, n - mp[i] * dp_i, np.nan),
+               "fits": ok & fits[rows, i]}
+        out.update({f"memory_{k}": np.where(ok, v, np.nan)
+                    for k, v in self.breakdown(i, np.where(ok, dp_i, 1.0)).items()})
+        return out
 
 
-def layout_for_devices(spec: ModelSpec, n_devices: int, capacity_bytes: float, node_size: int = 8,
-                       tp_options=TP_OPTIONS, tp=None, pp=None, **kw) -> dict:
-    """A (tp, pp, dp) layout for `n_devices` and its memory per device: the fitting layout with
-    the least model parallelism (tp·pp), dp = floor(n / (tp·pp)) (leftover devices idle);
-    if none fits, the layout with the least memory, flagged fits=False."""
+def layouts(spec: ModelSpec, node_size: int = 8, tp_options=TP_OPTIONS, tp=None, pp=None,
+            **kw) -> Layouts:
+    """Candidate layouts of `spec`: TP in `tp_options` within a node dividing the heads (or the
+    given `tp`), PP in 1..L (or the given `pp`); memory per device at dp = 1 from
+    `memory_for_spec` (other keyword arguments: seq_len, micro_batch, zero, recompute, ...)."""
     kw.pop("dp", None)
     t, p = _layout_grid(spec, node_size, tp_options)
     if tp is not None:
@@ -207,19 +261,30 @@ def layout_for_devices(spec: ModelSpec, n_devices: int, capacity_bytes: float, n
     if pp is not None:
         p = np.full_like(t, float(pp))
     t, p = np.unique(np.stack([t, p]), axis=1)
-    ok = t * p <= n_devices
-    if not ok.any():
-        raise PlannerError(f"tp x pp = {int((t * p).min())} exceeds the {n_devices} devices given")
-    t, p = t[ok], p[ok]
-    dp = np.floor(n_devices / (t * p))
-    m = memory_for_spec(spec, tp=t, pp=p, dp=dp, **kw)
-    fits = m["total"] <= capacity_bytes
-    if fits.any():
-        i = int(np.lexsort((p, t * p, ~fits))[0])
-    else:
-        i = int(np.argmin(m["total"]))
-    return {"tp": int(t[i]), "pp": int(p[i]), "dp": int(dp[i]), "fits": bool(fits[i]),
-            "memory": {k: float(v[i]) for k, v in m.items()}}
+    m1 = memory_for_spec(spec, tp=t, pp=p, dp=1, **kw)
+    parts = {k: np.broadcast_to(np.asarray(m1[k], dtype=float), t.shape) + 0.0
+             for k in ("weights", "gradients", "optimizer", "activations")}
+    return Layouts(t, p, parts, int(kw.get("zero", 0)))
+
+
+def min_gpus_for_memory(spec: ModelSpec, capacity_bytes: float, node_size: int = 8,
+                        tp_options=TP_OPTIONS, tp=None, pp=None, **kw) -> dict:
+    """The fewest devices whose memory (`capacity_bytes` each) holds the job
+    (`Layouts.min_devices`); gpus is inf when nothing fits."""
+    return layouts(spec, node_size, tp_options, tp, pp, **kw).min_devices(capacity_bytes)
+
+
+def layout_for_devices(spec: ModelSpec, n_devices: int, capacity_bytes: float, node_size: int = 8,
+                       tp_options=TP_OPTIONS, tp=None, pp=None, **kw) -> dict:
+    """The (tp, pp, dp) layout of `n_devices` by the rule of `Layouts.for_devices`."""
+    lay = layouts(spec, node_size, tp_options, tp, pp, **kw).for_devices(n_devices,
+                                                                          capacity_bytes)
+    if lay["index"][0] < 0:
+        raise PlannerError(f"tp x pp exceeds the {n_devices} devices given")
+    return {"tp": int(lay["tp"][0]), "pp": int(lay["pp"][0]), "dp": int(lay["dp"][0]),
+            "fits": bool(lay["fits"][0]), "idle": int(lay["idle"][0]),
+            "memory": {k: float(lay[f"memory_{k}"][0]) for k in
+                       ("weights", "gradients", "optimizer", "activations", "total")}}
 
 
 def check_zero(zero) -> int:

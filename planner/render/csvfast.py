@@ -288,7 +288,7 @@ class _Prepared:
     def __init__(self, col: Any, digits: int, name: str):
         self.digits = digits
         self.layout: Any = None
-        from planner.evaluate.rows import Cat
+        from planner.evaluate.columns import Cat
         if isinstance(col, Cat):                       # the sweep engine's categorical columns
             col = (col.values, col.index)
         elif hasattr(col, "codes") and hasattr(col, "categories"):  # a pandas.Categorical

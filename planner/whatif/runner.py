@@ -17,16 +17,15 @@ import numpy as np
 
 from planner.whatif import scenario as sc_mod
 from planner.errors import PlannerError
-from planner.evaluate.rows import Cat, infer_rows, train_rows
+from planner.evaluate.columns import Cat
+from planner.evaluate import infer as infer_eval, train as train_eval
 from planner.whatif.scenario import Dist, Scenario, Sweep
 from planner.whatif.sweep import (DEFAULT_CHUNK, Axis, Progress, check_fits_in_memory, chunks, grid_size,
                     percentiles, sort_order, where_mask)
 
 DEFAULT_SAMPLES = 10_000
 MC_METRICS = ("days", "cost_usd", "gpu_hours", "energy_kwh", "gpus", "decode_tokens_per_s")
-CATEGORICAL_KEYS = {"hardware", "device", "quant", "kv_cache", "precision", "recompute",
-                    "flops_method", "non_embedding", "zero", "tp", "pp", "micro_batch", "seq_len",
-                    "node_size", "tflops", "memory", "reserve", "model"}
+CATEGORICAL_KEYS = set(sc_mod.TRAIN.categorical) | set(sc_mod.INFER.categorical)
 
 
 @dataclass
@@ -109,7 +108,8 @@ def run_scenario(sc: Scenario, opts: Options | None = None) -> list[Outcome]:
     opts = opts or Options()
     out: list[Outcome] = []
     models, model_col = _models(sc)
-    for kind, section, fn in (("train", sc.train, train_rows), ("infer", sc.infer, infer_rows)):
+    for kind, section, fn in (("train", sc.train, train_eval.evaluate),
+                              ("infer", sc.infer, infer_eval.evaluate)):
         if not section:
             continue
         out.append(_run_section(sc, kind, section, fn, models, model_col, opts))
@@ -117,13 +117,22 @@ def run_scenario(sc: Scenario, opts: Options | None = None) -> list[Outcome]:
         out.append(_run_optimal(sc))
     for o in out:
         o.expect = check_expectations(sc, o)
+    known = {c for o in out for c in o.columns}
+    for metric in sc.expect:
+        if known and metric not in known:
+            from planner.errors import closest
+            near = closest(metric, sorted(known))
+            hint = f"did you mean {', '.join(repr(x) for x in near)}?" if near else \
+                "valid: any result column"
+            raise PlannerError(f"{sc.path.name}: scenario {sc.title!r}: unknown [expect] key "
+                               f"{metric!r} (it is not a result column; {hint})")
     return out
 
 
 def _run_section(sc: Scenario, kind: str, section: dict, fn, models: dict, model_col: Any,
                  opts: Options) -> Outcome:
     axes, fixed, dists = _inputs(section, model_col, sc)
-    if kind == "train" and "flops" in section:
+    if kind == "train" and ("flops" in section or "params" in section):
         fixed.setdefault("model", "")
     draws: dict[str, np.ndarray] = {}
     if dists:
@@ -221,23 +230,22 @@ def _display(v: Any) -> Any:
 
 
 def _run_optimal(sc: Scenario) -> Outcome:
-    from planner.estimate.scaling import compute_optimal
-    opt = sc.optimal
-    flops = opt.get("flops")
-    if flops is None:
-        raise PlannerError(f"scenario {sc.title!r}: [optimal] needs flops = C")
-    values = flops.values if isinstance(flops, Sweep) else (flops,)
-    method = opt.get("method", "approach1")
-    methods = method.values if isinstance(method, Sweep) else (method,)
+    """[optimal] rows: the `planner optimal` evaluator, once per combination of the swept keys
+    (these sweeps are small: a few budgets and methods)."""
+    import itertools
+    from planner.evaluate.optimal import evaluate_one
+    from planner.plan.optimal import OptimalPlan
+    keys = list(sc.optimal)
+    values = [v.values if isinstance(v, Sweep) else (v,) for v in sc.optimal.values()]
     rows = []
-    for m in methods:
-        for f in values:
-            r = compute_optimal(float(f), str(m))
-            rows.append({"scenario": sc.title, "kind": "optimal", "method": str(m),
-                         "flops": float(f), "params": float(r["params"]),
-                         "tokens": float(r["tokens"]),
-                         "tokens_per_param": float(r["tokens"]) / float(r["params"]),
-                         "loss": float(r.get("loss", math.nan))})
+    for combo in itertools.product(*values):
+        plan = OptimalPlan(**dict(zip(keys, combo)))
+        r = evaluate_one(plan)
+        rows.append({"scenario": sc.title, "kind": "optimal", "method": r["method"],
+                     "flops": float(r["flops"]), "params": float(r["params"]),
+                     "tokens": float(r["tokens"]),
+                     "tokens_per_param": float(r["tokens_per_param"]),
+                     "loss": float(r["loss"])})
     columns = {k: np.array([r[k] for r in rows], dtype=object if isinstance(rows[0][k], str)
                            else float) for k in rows[0]}
     return Outcome(sc, "optimal", columns, len(rows))
@@ -248,6 +256,8 @@ def check_expectations(sc: Scenario, outcome: Outcome) -> list[dict]:
     checks = []
     for metric, spec in sc.expect.items():
         if metric not in outcome.columns:
+            continue
+        if not outcome.rows:
             continue
         got = outcome.columns[metric]
         if spec.get("equals") is not None:

@@ -28,7 +28,10 @@ from typing import Any, Callable
 import numpy as np
 
 from planner.errors import PlannerError, closest
-from planner.units import parse_bytes, parse_count, parse_duration, parse_flops, parse_price, parse_usd
+from planner.plan.infer import INFER
+from planner.plan.keys import Key, KeyTable
+from planner.plan.optimal import OPTIMAL
+from planner.plan.train import TRAIN
 
 
 # --- typed values ------------------------------------------------------------------------------
@@ -65,111 +68,34 @@ class Dist:
         return truncnorm.rvs(a, b, loc=p["mean"], scale=p["sd"], size=n, random_state=rng)
 
 
-# --- the keys each section accepts ----------------------------------------------------------------
+# --- the keys each section accepts: the plan key tables, one typed boundary --------------------
 
-def _int(v: Any, what: str) -> int:
-    x = parse_count(v, what)
-    if x != int(x):
-        raise PlannerError(f"{what} must be a whole number, got {v!r}")
-    return int(x)
-
-
-def _float(v: Any, what: str) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
-        raise PlannerError(f"{what} must be a number, got {v!r}")
-    try:
-        return float(v)
-    except ValueError:
-        raise PlannerError(f"{what} must be a number, got {v!r}") from None
-
-
-def _str(v: Any, what: str) -> str:
-    if not isinstance(v, str):
-        raise PlannerError(f"{what} must be a string, got {v!r}")
-    return v
-
-
-def _bool(v: Any, what: str) -> bool:
-    if not isinstance(v, bool):
-        raise PlannerError(f"{what} must be true or false, got {v!r}")
-    return v
-
-
-@dataclass(frozen=True)
-class Key:
-    parse: Callable[[Any, str], Any]
-    lower: float = -math.inf          # valid numeric range, for checks and truncation
-    upper: float = math.inf
-    lower_open: bool = False          # True: value must be > lower
-    numeric: bool = True
-    help: str = ""
-
-    def check(self, value: Any, what: str) -> Any:
-        if self.numeric and isinstance(value, (int, float)):
-            low_bad = value <= self.lower if self.lower_open else value < self.lower
-            if low_bad or value > self.upper:
-                lo = "(" if self.lower_open else "["
-                raise PlannerError(f"{what} = {value!r} is out of range "
-                                   f"(valid: {lo}{self.lower:g}, {self.upper:g}])")
-        return value
-
-
-POS = dict(lower=0.0, lower_open=True)
-NONNEG = dict(lower=0.0)
-
-TRAIN_KEYS: dict[str, Key] = {
-    "tokens": Key(lambda v, w: parse_count(v, w), **POS, help="training tokens, e.g. 300B"),
-    "flops": Key(lambda v, w: parse_flops(v), **POS, help="a bare FLOPs budget instead of model"),
-    "hardware": Key(_str, numeric=False, help="device profile name"),
-    "tflops": Key(_float, **POS, help="ad-hoc device: dense TFLOPS"),
-    "memory": Key(lambda v, w: parse_bytes(v, w), **POS, help="ad-hoc device memory"),
-    "gpus": Key(_int, lower=1.0, help="number of devices"),
-    "deadline": Key(lambda v, w: parse_duration(v, w), **POS, help="wall-clock limit"),
-    "budget": Key(lambda v, w: parse_usd(v, w), **POS, help="USD limit"),
-    "mfu": Key(_float, lower=0.0, upper=1.0, lower_open=True, help="model FLOPs utilisation"),
-    "hfu": Key(_float, lower=0.0, upper=1.0, lower_open=True, help="hardware FLOPs utilisation"),
-    "price": Key(lambda v, w: parse_price(v, w), **NONNEG, help="USD per device-hour"),
-    "precision": Key(_str, numeric=False, help="bf16, fp16, fp8, tf32, fp32"),
-    "recompute": Key(_str, numeric=False, help="none, selective, full"),
-    "flops_method": Key(_str, numeric=False, help="6nd or exact"),
-    "non_embedding": Key(_bool, numeric=False, help="Kaplan's N instead of total"),
-    "zero": Key(_int, lower=0.0, upper=3.0, help="ZeRO stage 0-3"),
-    "tp": Key(_int, lower=1.0, help="tensor-parallel degree"),
-    "pp": Key(_int, lower=1.0, help="pipeline-parallel degree"),
-    "micro_batch": Key(_int, lower=1.0, help="micro-batch size"),
-    "seq_len": Key(_int, lower=1.0, help="sequence length"),
-    "node_size": Key(_int, lower=1.0, help="devices per node"),
-    "pue": Key(_float, lower=1.0, help="power usage effectiveness"),
-    "grid_kg_per_kwh": Key(_float, **NONNEG, help="grid carbon intensity"),
-}
-
-INFER_KEYS: dict[str, Key] = {
-    "device": Key(_str, numeric=False, help="device profile name"),
-    "quant": Key(_str, numeric=False, help="fp16, int8, Q4_K_M, ... or all"),
-    "context": Key(_int, lower=1.0, help="context length in tokens"),
-    "batch": Key(_int, lower=1.0, help="concurrent sequences"),
-    "kv_cache": Key(_str, numeric=False, help="f16, q8_0, q4_0"),
-    "efficiency": Key(_float, lower=0.0, upper=1.0, lower_open=True,
-                      help="fraction of peak bandwidth"),
-    "reserve": Key(lambda v, w: parse_bytes(v, w), **NONNEG, help="memory kept for the OS"),
-    "prompt": Key(_int, lower=1.0, help="prompt tokens for time to first token"),
-}
-
-OPTIMAL_KEYS: dict[str, Key] = {
-    "flops": Key(lambda v, w: parse_flops(v), **POS, help="compute budget in FLOPs"),
-    "method": Key(_str, numeric=False, help="approach1, approach3, besiroglu"),
-}
-
+MONTECARLO = KeyTable("montecarlo", keys=[
+    Key("samples", "count", "Monte-Carlo draws.", lower=1, upper=1e9, integer=True),
+    Key("seed", "count", "Random seed.", lower=0, upper=2**63 - 1, integer=True),
+])
 MODEL_REF_KEYS = ("name", "config", "file")
-MONTECARLO_KEYS: dict[str, Key] = {
-    "samples": Key(_int, lower=1.0, help="number of draws"),
-    "seed": Key(_int, lower=0.0, help="random seed"),
-}
 TOP_KEYS = ("title", "source", "notes", "model", "train", "infer", "optimal", "expect",
             "montecarlo", "scenario")
+SECTIONS: dict[str, KeyTable] = {"train": TRAIN, "infer": INFER, "optimal": OPTIMAL,
+                                 "montecarlo": MONTECARLO}
 
-SECTIONS = {"train": TRAIN_KEYS, "infer": INFER_KEYS, "optimal": OPTIMAL_KEYS,
-            "montecarlo": MONTECARLO_KEYS}
+
+def _number(v: Any, what: str) -> float:
+    """A plain finite number (an [expect] value, a distribution parameter)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise PlannerError(f"{what} must be a number, got {v!r}")
+    if not math.isfinite(v):
+        raise PlannerError(f"{what} must be a finite number, got {v!r}")
+    return float(v)
+
+
+def _text(v: Any, what: str) -> str:
+    if not isinstance(v, str) or not v.strip():
+        raise PlannerError(f"{what} must be a non-empty string, got {v!r}")
+    if len(v) > 1000:
+        raise PlannerError(f"{what} is {len(v)} characters long (at most 1,000)")
+    return v
 
 
 @dataclass
@@ -282,47 +208,60 @@ def _scenario(table: dict, defaults: dict, loc: _Locator, path: Path, index: int
                                     index else path.stem)
     sc = Scenario(title=str(title), path=path, source=str(merged.get("source", "")),
                   notes=str(merged.get("notes", "")))
-    for section, keys in SECTIONS.items():
+    for section, table in SECTIONS.items():
         raw = merged.get(section, {})
         if not isinstance(raw, dict):
             raise PlannerError(f"{loc.where('', section)}: [{section}] must be a table")
         parsed = {}
         for key, value in raw.items():
-            if key not in keys:
-                raise _unknown_key(loc, section, key, list(keys))
-            parsed[key] = _value(keys[key], value, f"{loc.where(section, key)}: {section}.{key}")
+            if key not in table or not table[key].scenario:
+                raise _unknown_key(loc, section, key, table.scenario_keys)
+            parsed[key] = _value(table[key], value,
+                                 f"{loc.where(section, key)}: {section}.{key}")
+        try:
+            table.check_conflicts(parsed)
+        except PlannerError as exc:
+            raise PlannerError(f"{path.name}: [{section}] of scenario {sc.title!r}: {exc}") \
+                from None
         setattr(sc, section, parsed)
     sc.model = _model_section(merged.get("model", {}), loc)
     sc.expect = _expect_section(merged.get("expect", {}), loc)
     if not (sc.train or sc.infer or sc.optimal):
         raise PlannerError(f"{path.name}: scenario {sc.title!r} has no [train], [infer] or "
                            "[optimal] section (nothing to compute)")
-    if (sc.train or sc.infer) and not sc.model and "flops" not in sc.train:
+    bare = [k for k in ("flops", "params") if k in sc.train]
+    if sc.model and bare:
+        raise PlannerError(f"{path.name}: scenario {sc.title!r} gives both a [model] and "
+                           f"train.{bare[0]} (a bare budget replaces the model; give one)")
+    if (sc.train and not sc.model and not bare) or (sc.infer and not sc.model):
         raise PlannerError(f"{path.name}: scenario {sc.title!r} needs a [model] (name = ..., "
                            "config = ..., or inline architecture keys)")
     return sc
 
 
 def _value(key: Key, value: Any, what: str) -> Any:
-    """A scalar, a Sweep (list or range) or a Dist, each element parsed by the key's parser."""
+    """A scalar, a Sweep (list or range) or a Dist, each element parsed by the key's parser
+    (the same one the command line uses)."""
     if isinstance(value, list):
         if not value:
             raise PlannerError(f"{what}: an empty list sweeps nothing")
-        return Sweep(tuple(key.check(key.parse(v, what), what) for v in value))
+        _check_axis(len(value), what)
+        return Sweep(tuple(key.parse(v, what) for v in value))
     if isinstance(value, dict):
         if not key.numeric:
-            raise PlannerError(f"{what}: a range or distribution needs a numeric key")
+            raise PlannerError(f"{what}: a range or distribution needs a numeric key "
+                               "(give a list to sweep)")
         return _range_or_dist(key, value, what)
-    return key.check(key.parse(value, what), what)
+    return key.parse(value, what)
 
 
 MAX_AXIS = 50_000_000  # values on one swept axis (each is held in memory)
 
 
-def _check_axis(n: int, what: str) -> None:
+def _check_axis(n: float, what: str) -> None:
     if n > MAX_AXIS:
-        raise PlannerError(f"{what}: a range of {n:,} values is too large for memory (at most "
-                           f"{MAX_AXIS:,} per axis); narrow it or take a larger step")
+        raise PlannerError(f"{what}: a range of {n:,.0f} values is too large for memory (at "
+                           f"most {MAX_AXIS:,} per axis); narrow it or take a larger step")
 
 
 _DISTS = {
@@ -341,33 +280,44 @@ def _range_or_dist(key: Key, spec: dict, what: str) -> Sweep | Dist:
             raise PlannerError(f"{what}: a range needs start, stop and step (or num, with "
                                f"log = true for geometric spacing); got {sorted(keys)}")
         start, stop = key.parse(spec["start"], what), key.parse(spec["stop"], what)
+        if stop < start:
+            raise PlannerError(f"{what}: a range needs start <= stop")
         if "step" in spec:
-            step = key.parse(spec["step"], what)
-            if step <= 0 or stop < start:
-                raise PlannerError(f"{what}: range needs start <= stop and step > 0")
-            n = int(math.floor((stop - start) / step + 1e-9)) + 1
-            _check_axis(n, what)
-            values = start + step * np.arange(n)
+            step = key.parse(spec["step"], what + ".step") if not isinstance(
+                spec["step"], (int, float)) or isinstance(spec["step"], bool) else \
+                _number(spec["step"], what + ".step")
+            if not step > 0:
+                raise PlannerError(f"{what}: a range needs step > 0")
+            count = math.floor((stop - start) / step + 1e-9) + 1
+            _check_axis(count, what)
+            values = start + step * np.arange(int(count))
         else:
-            num = _int(spec["num"], what + ".num")
+            num = MONTECARLO["samples"].parse(spec["num"], what + ".num")
             _check_axis(num, what)
-            if num < 1 or stop < start:
-                raise PlannerError(f"{what}: range needs start <= stop and num >= 1")
+            if spec.get("log", False) is not False and not isinstance(spec.get("log"), bool):
+                raise PlannerError(f"{what}.log must be true or false")
             if spec.get("log", False):
                 if start <= 0:
                     raise PlannerError(f"{what}: a log range needs start > 0")
                 values = np.geomspace(start, stop, num)
             else:
                 values = np.linspace(start, stop, num)
-        if key.parse is _int:
+        if key.integer:
             values = np.unique(np.round(values).astype(np.int64))
-        return Sweep(tuple(key.check(v.item(), what) for v in values))
+        for v in (values[0], values[-1]):
+            key.check(v.item(), what)
+        return Sweep(tuple(v.item() for v in values))
     kind = _DISTS.get(frozenset(keys - {"dist"}))
     if kind is None:
         raise PlannerError(f"{what}: cannot read {spec!r} (a range {{start, stop, step}} or a "
                            "distribution {low, high} | {mean, sd} | {low, mode, high} | "
                            "{median, sigma})")
-    params = {k: _float(key.parse(v, what) if isinstance(v, str) else v, f"{what}.{k}")
+    if key.integer or key.categorical:
+        raise PlannerError(f"{what}: a distribution needs a continuous key; {key.name} is "
+                           + ("a whole number" if key.integer else "resolved per value")
+                           + ": sweep it with a list or a range {start, stop, step} instead")
+    params = {k: (key.parse(v, f"{what}.{k}") if isinstance(v, str) and k not in ("sd", "sigma")
+                  else _number(v, f"{what}.{k}"))
               for k, v in spec.items() if k != "dist"}
     bad = ""
     if kind in ("uniform", "triangular") and not params["low"] < params["high"]:
@@ -379,10 +329,12 @@ def _range_or_dist(key: Key, spec: dict, what: str) -> Sweep | Dist:
     elif kind == "lognormal" and (params["median"] <= 0 or params["sigma"] < 0):
         bad = "median must be > 0 and sigma >= 0"
     elif kind == "normal" and not key.lower <= params["mean"] <= key.upper:
-        bad = f"mean must lie in the valid range [{key.lower:g}, {key.upper:g}]"
+        bad = f"mean must lie in the valid range ({key.range_text()})"
     if not bad and kind in ("uniform", "triangular"):
         key.check(params["low"], what)
         key.check(params["high"], what)
+    if not bad and kind == "lognormal":
+        key.check(params["median"], what)
     if bad:
         raise PlannerError(f"{what}: invalid {kind} distribution {spec!r} ({bad})")
     return Dist(kind, params, key.lower, key.upper)
@@ -402,8 +354,8 @@ def _model_section(raw: Any, loc: _Locator) -> dict:
             raise _unknown_key(loc, "model", sorted(extra)[0], list(MODEL_REF_KEYS))
         value = raw[refs[0]]
         if isinstance(value, list):
-            return {refs[0]: Sweep(tuple(_str(v, f"model.{refs[0]}") for v in value))}
-        return {refs[0]: _str(value, f"{loc.where('model', refs[0])}: model.{refs[0]}")}
+            return {refs[0]: Sweep(tuple(_text(v, f"model.{refs[0]}") for v in value))}
+        return {refs[0]: _text(value, f"{loc.where('model', refs[0])}: model.{refs[0]}")}
     if raw:
         from planner.model.spec import ModelSpec
         try:
@@ -427,7 +379,8 @@ def _expect_section(raw: Any, loc: _Locator) -> dict:
         elif isinstance(spec, (int, float)):
             out[metric] = {"value": float(spec), "rel": 0.02}
         elif isinstance(spec, dict) and set(spec) <= {"value", "rel", "abs", "min", "max", "source"}:
-            out[metric] = {k: (v if k == "source" else _float(v, what)) for k, v in spec.items()}
+            out[metric] = {k: (_text(v, what) if k == "source" else _number(v, what))
+                           for k, v in spec.items()}
         else:
             raise PlannerError(f"{what}: expected a number, true/false, or a table with value "
                                "(and rel or abs) or min/max")

@@ -1,0 +1,107 @@
+"""Columns of plans: how an evaluator receives its inputs.
+
+An evaluator takes `n` plans as columns: each key maps to a scalar (the same for every row), a
+numpy array of length n, or a `Cat` - a categorical column, `values[index[row]]`.  Categorical
+inputs (model, device, precision, layout, ...) are resolved once per distinct combination:
+`combinations` finds the combinations with mixed-radix integer codes (no sorting of strings)
+and the evaluator gathers each combination's scalars back to its rows by index.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Cat:
+    """A categorical column: `values[index[row]]`."""
+    values: tuple
+    index: np.ndarray
+
+    @classmethod
+    def of(cls, value: Any, n: int) -> "Cat":
+        """From a Cat, a scalar (one value for all rows) or an array (factorised)."""
+        if isinstance(value, Cat):
+            return value
+        arr = np.asarray(value, dtype=object)
+        if arr.ndim == 0:
+            return cls((arr.item(),), np.zeros(n, dtype=np.int64))
+        keys = [repr(v) for v in arr.tolist()]
+        uniq: dict[str, int] = {}
+        index = np.fromiter((uniq.setdefault(k, len(uniq)) for k in keys), np.int64, len(keys))
+        values = [None] * len(uniq)
+        for v, i in zip(arr.tolist(), index.tolist()):
+            values[i] = v
+        return cls(tuple(values), index)
+
+    def column(self) -> np.ndarray:
+        return np.asarray(self.values, dtype=object)[self.index]
+
+
+def combinations(cats: list[Cat], n: int) -> tuple[np.ndarray, list[int]]:
+    """Row -> combination id (0..k-1), and one representative row per combination.
+
+    The combination code is mixed-radix over the categories' sizes; with a small code space the
+    ids come from a lookup table (O(n), no sort), else from numpy.unique."""
+    code = np.zeros(n, dtype=np.int64)
+    space = 1
+    for c in cats:
+        code = code * len(c.values) + c.index
+        space *= len(c.values)
+    if space <= 4 * max(n, 1):
+        seen = np.zeros(space, dtype=bool)
+        seen[code] = True
+        ids = np.cumsum(seen) - 1
+        inverse = ids[code]
+        first = np.full(int(seen.sum()), -1, dtype=np.int64)
+        first[inverse[::-1]] = np.arange(n - 1, -1, -1)  # first row of each id
+    else:
+        _, first, inverse = np.unique(code, return_index=True, return_inverse=True)
+    return inverse.ravel(), [int(i) for i in first]
+
+
+def plain(value: Any) -> Any:
+    """numpy scalar -> Python value; NaN (an input not given) -> None."""
+    value = value.item() if hasattr(value, "item") else value
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def numeric(cols: dict, key: str, n: int, default: float = math.nan) -> np.ndarray:
+    """A numeric input as a float array of length n (absent or None: `default`)."""
+    v = cols.get(key)
+    if v is None:
+        v = default
+    return np.broadcast_to(np.asarray(v, dtype=float), (n,))
+
+
+class Errors:
+    """Per-row reasons a plan cannot be answered: the first reason found for a row wins.  At
+    n = 1 the command turns the reason into its ``Error:`` line; in a sweep it is the row's
+    `error` column."""
+
+    def __init__(self, n: int) -> None:
+        self.reason = np.full(n, None, dtype=object)
+
+    def add(self, mask, message) -> None:
+        """Mark the rows in `mask` (bool array or scalar) that have no reason yet; `message` is
+        a string or a function of the row index giving one."""
+        mask = np.broadcast_to(np.asarray(mask, dtype=bool), self.reason.shape)
+        rows = np.flatnonzero(mask & np.equal(self.reason, None))
+        if not len(rows):
+            return
+        if callable(message):
+            cache: dict = {}
+            for r in rows.tolist():
+                text = message(r)
+                self.reason[r] = cache.setdefault(text, text)
+        else:
+            self.reason[rows] = message
+
+    @property
+    def ok(self) -> np.ndarray:
+        return np.equal(self.reason, None)

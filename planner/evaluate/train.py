@@ -1,0 +1,510 @@
+"""The training evaluator: columns of `TrainPlan`s in, a table of answers out.
+
+`planner train` is this evaluator at n = 1 plus rendering; `planner run` is the same evaluator at
+n = millions.  So a command and a scenario row with the same plan give the same figures, the same
+errors and the same nulls.
+
+Steps, each a vectorised estimator:
+1. per distinct combination of the categorical keys (model, device, precision, recompute,
+   layout pins, ...): the device and its dense peak, FLOPs per token and the recomputation
+   ratio (`estimate.training`), the candidate parallel layouts and their memory
+   (`estimate.memory.layouts`), the fewest devices that hold the job;
+2. per row: the utilisation (MFU, or HFU converted through the recomputation ratio; PaLM
+   App. B), tokens bought by a budget (`estimate.solve.tokens_for_budget`), the devices (given,
+   solved for a deadline, or sized for the default wall-clock target of a budget), the layout
+   that uses them (the rule of `Layouts.for_devices`), time, device-time, cost, energy, CO2 and
+   memory per device;
+3. checks: a row that cannot be answered gets its reason in the `error` column (the command
+   prints it as its ``Error:`` line); a row answered under an assumption worth knowing gets a
+   `warning`.
+A figure that was not asked for, or cannot be known, is NaN (null in JSON), never 0.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from planner.errors import PlannerError
+from planner.estimate import training
+from planner.evaluate.columns import Cat, Errors, combinations, numeric, plain
+from planner.plan.defaults import defaults
+from planner.plan.train import TRAIN
+from planner.units import DAY, HOUR, MONTH, format_bytes, format_count, format_duration, \
+    format_int, format_usd, parse_duration
+
+CATEGORICAL = TRAIN.categorical
+NUMERIC = ("tokens", "flops", "params", "gpus", "deadline", "budget", "mfu", "hfu", "price",
+           "pue", "grid_kg_per_kwh", "max_gpus")
+SLACK = 1 + 1e-9
+
+
+def _default(key: str) -> Any:
+    return TRAIN[key].default
+
+
+@dataclass
+class Combo:
+    """Scalars of one combination of the categorical keys."""
+    spec: Any = None
+    device: Any = None
+    precision: str = ""
+    peak: float = math.nan
+    recompute: str = "none"
+    flops_per_token: float = math.nan     # model FLOPs per token (nan: no architecture)
+    params: float = math.nan              # N used by 6ND (nan: no architecture)
+    hw_ratio: float = 1.0                 # hardware / model FLOPs (recomputation)
+    layouts: Any = None                   # estimate.memory.Layouts, or None
+    capacity: float = math.inf
+    min_mem: dict | None = None
+    min_gpus: float = 1.0
+    zero: int = 1
+    node_size: int = 8
+    micro_batch: int = 1
+    seq_len: float = math.nan
+    sequence_parallel: bool = False
+    optimizer_note: str = ""
+    bytes_per_param: tuple = (math.nan, math.nan, math.nan)
+    error: str | None = None
+
+
+def resolve_device(hardware, tflops, memory, bandwidth, tdp, precision, files):
+    """The device of a plan: a named profile (with --memory/--bandwidth/--tdp/--tflops
+    overrides) or an ad-hoc device from --tflops.  Returns (Device, precision, peak)."""
+    from planner.hardware import adhoc_device, get_device
+    if hardware:
+        dev = get_device(hardware, files)
+        prec = precision or dev.best_training_precision()
+        changes: dict[str, Any] = {}
+        if memory is not None:
+            changes["memory_bytes"] = float(memory)
+        if bandwidth is not None:
+            changes["bandwidth_bytes_per_s"] = float(bandwidth)
+        if tdp is not None:
+            changes["tdp_w"] = float(tdp)
+        if tflops is not None:
+            changes["peak_flops"] = {**dev.peak_flops, prec: float(tflops) * 1e12}
+        if changes:
+            dev = dataclasses.replace(dev, **changes)
+        return dev, prec, dev.peak(prec)
+    if tflops is None:
+        return None, precision or "", math.nan
+    prec = precision or "bf16"
+    dev = adhoc_device(float(tflops), memory, bandwidth, precision=prec,
+                       name=f"ad-hoc {float(tflops):g} TFLOPS", tdp_w=float(tdp or 0.0))
+    return dev, prec, dev.peak(prec)
+
+
+def _combo(inputs: dict, models: dict, files: tuple) -> Combo:
+    from planner.estimate import memory, training
+    c = Combo()
+    spec = models[inputs["model"]] if inputs["model"] else None
+    c.spec = spec
+    # Selective recomputation is the practical default with an architecture (Korthikanti et al.
+    # 2022 sec. 5); a bare FLOPs budget has none to recompute selectively.
+    c.recompute = inputs["recompute"] or ("selective" if spec is not None else "none")
+    c.zero, c.node_size = int(inputs["zero"]), int(inputs["node_size"])
+    c.micro_batch = int(inputs["micro_batch"])
+    c.sequence_parallel = bool(inputs["sequence_parallel"])
+    opt = inputs["optimizer_bytes"]
+    mode, k_opt = (opt, None) if isinstance(opt, str) else ("mixed", float(opt))
+    wb, gb, ob = memory.BYTE_MODES[mode]
+    c.bytes_per_param = (wb, gb, ob if k_opt is None else k_opt)
+    c.optimizer_note = memory.BYTE_MODE_NOTES[mode] if k_opt is None else \
+        f"optimizer K = {k_opt:g} bytes/param (--optimizer-bytes), {wb:g} weights + {gb:g} grads"
+    c.device, c.precision, c.peak = resolve_device(
+        inputs["hardware"], inputs["tflops"], inputs["memory"], inputs["bandwidth"],
+        inputs["tdp"], inputs["precision"], files)
+    if c.device is None:
+        c.error = ("give --hardware NAME (see `planner hardware`) or an ad-hoc device "
+                   "--tflops X [--memory 80GB]")
+        return c
+    c.capacity = c.device.memory_bytes
+    if spec is None:
+        if c.recompute == "selective":
+            c.error = ("--recompute selective needs a MODEL architecture (its overhead is the "
+                       "attention-score FLOPs); use none or full with --flops/--params")
+        c.hw_ratio = training.FULL_RECOMPUTE_FACTOR if c.recompute == "full" else 1.0
+        return c
+    c.seq_len = float(inputs["seq_len"] or spec.context)
+    f = training.training_flops(spec, 1.0, inputs["flops_method"], c.recompute,
+                                bool(inputs["non_embedding"]), inputs["seq_len"] or None)
+    c.flops_per_token, c.params = float(f["model_flops"]), float(f["params"])
+    c.hw_ratio = float(f["hardware_flops"] / f["model_flops"])
+    tp, pp = inputs["tp"], inputs["pp"]
+    c.error = _layout_pin_error(spec, tp, pp, c.node_size)
+    if c.error:
+        return c
+    kw = dict(seq_len=inputs["seq_len"] or None, micro_batch=c.micro_batch, zero=c.zero,
+              recompute=c.recompute, sequence_parallel=c.sequence_parallel, mode=mode,
+              optimizer_bytes=k_opt)
+    if math.isfinite(c.capacity):
+        c.layouts = memory.layouts(spec, c.node_size, tp=tp, pp=pp, **kw)
+        c.min_mem = c.layouts.min_devices(c.capacity)
+        c.min_gpus = c.min_mem["gpus"]
+    else:  # memory unknown (an ad-hoc device without --memory): the pinned or plain layout
+        c.layouts = memory.layouts(spec, c.node_size, tp=tp or 1, pp=pp or 1, **kw)
+    return c
+
+
+def _layout_pin_error(spec, tp, pp, node_size) -> str | None:
+    """A pinned layout must divide the model: heads (and KV heads, or be a multiple of them)
+    by TP (Shoeybi et al. 2019 sec. 3), at most one layer per stage (Narayanan et al. 2021)."""
+    layers = spec.n_layers + (spec.n_encoder_layers if spec.arch == "encoder-decoder" else 0)
+    if tp is not None:
+        kv = spec.kv_heads
+        if spec.n_heads % tp or (kv % tp and tp % kv):
+            ok = [t for t in range(1, spec.n_heads + 1)
+                  if spec.n_heads % t == 0 and (kv % t == 0 or t % kv == 0)]
+            near = sorted(ok, key=lambda t: (abs(t - tp), t))[:3]
+            return (f"--tp {tp} does not divide the {spec.n_heads} attention heads "
+                    f"({kv} KV heads) of {spec.name} (nearest valid: "
+                    f"{', '.join(map(str, sorted(near)))})")
+    if pp is not None and pp > layers:
+        return f"--pp {pp} exceeds the {layers} layers of {spec.name} (valid: 1 to {layers})"
+    return None
+
+
+def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
+             hardware_files: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """Training answers for `n` plans.
+
+    `cols` maps `TRAIN` keys to scalars, arrays of length n or `Cat`s, numbers in base units
+    (tokens, FLOP, seconds, USD, USD per device-hour); 'model' names a key of `models`
+    (name -> ModelSpec; '' or None for a bare FLOPs budget).  Returns columns of length n in
+    base units, with `error` (None where the plan is answered) and `warning`."""
+    from planner.estimate import solve
+
+    models = models or {}
+    files = tuple(hardware_files)
+    cats = [Cat.of(cols[k] if cols.get(k) is not None else _default(k), n)
+            for k in CATEGORICAL]
+    code, first = combinations(cats, n)
+    combos = [_combo({k: plain(c.values[c.index[i]]) for k, c in zip(CATEGORICAL, cats)},
+                     models, files) for i in first]
+
+    def per(attr: str, dtype=float) -> np.ndarray:
+        return np.asarray([getattr(c, attr) for c in combos], dtype=dtype)[code]
+
+    D = defaults("train")
+    num = {k: numeric(cols, k, n, _default(k) if _default(k) is not None else math.nan)
+           for k in NUMERIC}
+    err = Errors(n)
+    has_model = per("spec", object) != None  # noqa: E711 (elementwise)
+    combo_error = per("error", object)
+    err.add(np.not_equal(combo_error, None), lambda r: combo_error[r])
+
+    # -- what is trained ------------------------------------------------------------------
+    tokens, flops_in, params_in = num["tokens"], num["flops"], num["params"]
+    has_flops, has_params = ~np.isnan(flops_in), ~np.isnan(params_in)
+    budget = num["budget"]
+    err.add(~has_model & ~has_flops & ~has_params,
+            "give a MODEL (see `planner models`), a bare --flops F, or --params N with --tokens")
+    err.add((has_model | has_params) & np.isnan(tokens) & np.isnan(budget),
+            "give --tokens (e.g. --tokens 300B) or --budget to solve for them")
+    method = cats[CATEGORICAL.index("flops_method")].column()
+    err.add(~has_model & has_params & (method == "exact"),
+            "--flops-method exact needs a MODEL architecture, not --params")
+    fpt = np.where(has_model, per("flops_per_token"), 6.0 * params_in)
+    params = np.where(has_model, per("params"), params_in)
+    hw_ratio = per("hw_ratio")
+
+    # -- device, price, utilisation ---------------------------------------------------------
+    peak = per("peak")
+    devs = [c.device for c in combos]
+    dev_price = np.asarray([d.price_per_hour if d else math.nan for d in devs])[code]
+    price = np.where(np.isnan(num["price"]), dev_price, num["price"])
+    dev_mfu = np.asarray([d.default_mfu if d else math.nan for d in devs])[code]
+    mfu_in, hfu_in = num["mfu"], num["hfu"]
+    use_hfu = ~np.isnan(hfu_in)
+    mfu = np.where(use_hfu, hfu_in / hw_ratio, np.where(np.isnan(mfu_in), dev_mfu, mfu_in))
+    hfu = mfu * hw_ratio
+    device_name = np.asarray([d.name if d else None for d in devs], dtype=object)[code]
+    err.add(np.isnan(mfu) & np.not_equal(device_name, None),
+            lambda r: f"device {device_name[r]!r} has no default MFU; give --mfu (e.g. 0.4) "
+                      "or --hfu")
+    per_recompute = per("recompute", object)
+    err.add(hfu > 1 + 1e-12, lambda r: f"MFU {mfu[r]:.3g} with {per_recompute[r]} "
+                                       f"recomputation means HFU {hfu[r]:.3g} > 1; lower --mfu")
+    node = per("node_size")
+    # A budget must buy at least one node-hour and needs a price (solve.check_budget).
+    given_budget = ~np.isnan(budget)
+    err.add(given_budget & ~(price > 0),
+            "--budget needs a device price: the profile has none; give --price "
+            "(e.g. --price '$2.50/h')")
+    err.add(given_budget & (budget < price * node),
+            lambda r: f"budget {format_usd(budget[r])} buys less than one node-hour "
+                      f"({node[r]:.0f} devices x ${price[r]:,.2f}/h = "
+                      f"${price[r] * node[r]:,.2f}); raise --budget or use --node-size 1")
+
+    # -- budget -> tokens, FLOPs ------------------------------------------------------------
+    # A budget without tokens buys tokens, priced at the FLOPs the utilisation counts: model
+    # FLOPs with MFU, hardware FLOPs with HFU (PaLM App. B).  Cost is linear in devices at a
+    # fixed utilisation, so what it buys does not depend on the cluster size.
+    util = np.where(use_hfu, hfu, mfu)
+    counted_per_token = np.where(use_hfu, fpt * hw_ratio, fpt)
+    buy = np.isnan(tokens) & ~has_flops & given_budget
+    with np.errstate(invalid="ignore", divide="ignore"):
+        bought, _, _ = solve.tokens_for_budget(budget, price, peak, util, counted_per_token)
+    tokens = np.where(buy, bought, tokens)
+    model_flops = np.where(has_flops, flops_in, fpt * tokens)
+    hw_flops = model_flops * hw_ratio
+    counted = np.where(use_hfu, hw_flops, model_flops)
+
+    # -- devices ------------------------------------------------------------------------------
+    gpus_in, deadline = num["gpus"], num["deadline"]
+    default_target = parse_duration(D["budget_wall_clock"], "budget_wall_clock")
+    by_default = np.isnan(gpus_in) & np.isnan(deadline) & given_budget
+    err.add(np.isnan(gpus_in) & np.isnan(deadline) & ~given_budget,
+            "give --gpus N, --deadline D (solve for devices) or --budget USD (solve for "
+            "tokens; the cluster is then sized for a 30-day run)")
+    target = np.where(by_default, default_target, deadline)
+    min_gpus = per("min_gpus")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        need_raw = counted / (target * peak * util)
+        need = solve.devices_for_deadline(counted, target, peak, util, node, min_gpus)
+    solving = np.isnan(gpus_in)
+    allocated = np.where(solving, need, gpus_in)
+    limit = num["max_gpus"]
+    err.add(solving & ~np.isfinite(min_gpus) & has_model, lambda r: _no_fit(combos[code[r]]))
+    too_many = solving & np.isfinite(need) & (need > limit)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        at_limit = counted / (limit * peak * util)
+    err.add(too_many & ~by_default,
+            lambda r: f"--deadline {format_duration(deadline[r])} needs "
+                      f"{format_int(need[r])} devices, more than the largest sensible cluster "
+                      f"({format_int(limit[r])}, --max-gpus); at {format_int(limit[r])} devices "
+                      f"it takes {format_duration(at_limit[r])}")
+    err.add(too_many & by_default,
+            lambda r: f"finishing in the default {format_duration(default_target)} needs "
+                      f"{format_int(need[r])} devices, more than --max-gpus "
+                      f"{format_int(limit[r])}; give --deadline or --gpus")
+    allocated = np.where(too_many, np.nan, allocated)
+
+    # -- layout per row (per combination, per distinct device count) --------------------------
+    lay = _layouts(combos, code, allocated, need_raw, solving, node, n)
+    used = np.where(has_model, lay["used"], allocated)
+    err.add(has_model & (lay["index"] < 0) & np.isfinite(allocated),
+            lambda r: f"tp x pp = {_least_model_parallel(combos[code[r]]):.0f} exceeds the "
+                      f"{allocated[r]:.0f} devices given")
+    known_capacity = np.isfinite(per("capacity"))
+    fits = np.where(has_model & known_capacity, lay["fits"], True)
+    err.add(has_model & known_capacity & ~lay["fits"] & (lay["index"] >= 0),
+            lambda r: _no_fit(combos[code[r]], allocated[r]))
+
+    # -- time, money, energy ------------------------------------------------------------------
+    # Narayanan et al. 2021 sec. 5.1: t = FLOP / (devices x peak x utilisation), over the
+    # devices the layout uses; idle devices are priced (they are rented) but do no work.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        seconds = counted / (used * peak * util)
+    device_hours = seconds * allocated / HOUR
+    tdp = np.asarray([d.tdp_w if d and d.tdp_w else math.nan for d in devs])[code]
+    energy = tdp * device_hours * num["pue"] / 1e3
+    cost = device_hours * price
+    err.add(given_budget & ~buy & (cost > budget * SLACK),
+            lambda r: f"the plan costs {format_usd(cost[r])}, over the budget of "
+                      f"{format_usd(budget[r])}; the budget buys {budget[r] / cost[r]:.1%} of it"
+                      + (f" ({format_count(budget[r] / cost[r] * tokens[r])} tokens)"
+                         if np.isfinite(tokens[r]) else ""))
+
+    err.add(~solving & ~np.isnan(deadline) & (seconds > deadline * SLACK),
+            lambda r: f"on {allocated[r]:,.0f} devices the plan takes "
+                      f"{format_duration(seconds[r])}, past the deadline of "
+                      f"{format_duration(deadline[r])}; drop --gpus to solve for the devices")
+    warn = np.full(n, None, dtype=object)
+    idle = allocated - used
+    warn_idle = np.isfinite(idle) & (idle > 0)
+    for r in np.flatnonzero(warn_idle | by_default).tolist():
+        notes = []
+        if by_default[r]:
+            notes.append(f"no --gpus or --deadline: the cluster is sized to finish in the "
+                         f"default {format_duration(default_target)}; give --deadline or --gpus")
+        if warn_idle[r]:
+            notes.append(f"{idle[r]:,.0f} of {allocated[r]:,.0f} devices sit idle (no layout "
+                         "that fits uses them all); they are priced but do no work")
+        warn[r] = "; ".join(notes)
+
+    how = np.where(~solving, "given (--gpus)", np.where(
+        by_default, f"sized to finish in the default {format_duration(default_target)} "
+                    "(--budget without --gpus or --deadline)",
+        np.where(np.isfinite(min_gpus) & (min_gpus > 1) &
+                 (need == solve.round_to_nodes(np.where(np.isfinite(min_gpus), min_gpus, 1),
+                                               node)),
+                 "smallest whole-node cluster meeting --deadline (memory minimum binds)",
+                 "smallest whole-node cluster meeting --deadline"))).astype(object)
+    util_src = np.where(use_hfu, "from --hfu", np.where(~np.isnan(mfu_in), "--mfu", None))
+    dev_src = np.asarray([f"{d.name} profile default ({d.info.get('mfu_source', 'no source')})"
+                          if d else None for d in devs], dtype=object)[code]
+    util_src = np.where(np.equal(util_src, None), dev_src, util_src).astype(object)
+    price_src = np.where(~np.isnan(num["price"]), "--price", np.asarray(
+        [str(d.info.get("price_source", "device profile")) if d and math.isfinite(
+            d.price_per_hour) else None for d in devs], dtype=object)[code]).astype(object)
+
+    memory_cols = {f"memory_{k}_bytes": np.where(has_model, lay[f"memory_{k}"], np.nan)
+                   for k in ("weights", "gradients", "optimizer", "activations")}
+    deadline_ok = np.isnan(deadline) | (seconds <= deadline * SLACK)
+    budget_ok = np.isnan(budget) | (cost <= budget * SLACK)
+    min_mem_tp = per("min_mem", object)
+    return {
+        "model": cats[0].column(),
+        "device": device_name,
+        "precision": per("precision", object),
+        "params": params,
+        "tokens": tokens,
+        "tokens_solved_from_budget": buy,
+        "flops": model_flops,
+        "hardware_flops": hw_flops,
+        "flops_method": np.where(has_flops, "given", method).astype(object),
+        "non_embedding": cats[CATEGORICAL.index("non_embedding")].column().astype(bool),
+        "recompute": per_recompute,
+        "peak_flops_per_gpu": peak,
+        "gpus": allocated,
+        "gpus_used": used,
+        "gpus_idle": idle,
+        "gpus_how": how,
+        "node_size": node,
+        "tp": np.where(has_model, lay["tp"], np.nan),
+        "pp": np.where(has_model, lay["pp"], np.nan),
+        "dp": np.where(has_model, lay["dp"], np.nan),
+        "mfu": mfu,
+        "hfu": hfu,
+        "utilisation_source": util_src,
+        "seconds": seconds,
+        "days": seconds / DAY,
+        "gpu_hours": device_hours,
+        "gpu_days": device_hours / 24.0,
+        "gpu_months": device_hours * HOUR / MONTH,
+        "pf_days": model_flops / training.PF_DAY,
+        "price_per_hour": price,
+        "price_source": price_src,
+        "cost_usd": cost,
+        "tdp_w": tdp,
+        "pue": num["pue"],
+        "energy_kwh": energy,
+        "grid_kg_per_kwh": num["grid_kg_per_kwh"],
+        "co2_kg": energy * num["grid_kg_per_kwh"],
+        "deadline_seconds": deadline,
+        "meets_deadline": deadline_ok & (fits == True),  # noqa: E712
+        "budget_usd": budget,
+        "within_budget": budget_ok,
+        "device_memory_bytes": np.where(known_capacity, per("capacity"), np.nan),
+        "memory_per_gpu_bytes": np.where(has_model, lay["memory_total"], np.nan),
+        **memory_cols,
+        "fits_memory": np.where(has_model & known_capacity, fits, None).astype(object),
+        "min_gpus_for_memory": np.where(has_model & known_capacity & np.isfinite(min_gpus),
+                                        min_gpus, np.nan),
+        "min_memory_tp": _min_layout(min_mem_tp, "tp"),
+        "min_memory_pp": _min_layout(min_mem_tp, "pp"),
+        "min_memory_dp": _min_layout(min_mem_tp, "dp"),
+        "zero": per("zero"),
+        "micro_batch": per("micro_batch"),
+        "seq_len": per("seq_len"),
+        "sequence_parallel": per("sequence_parallel", bool),
+        "optimizer_mode": per("optimizer_note", object),
+        "error": err.reason,
+        "warning": warn,
+    }
+
+
+def _least_model_parallel(c: Combo) -> float:
+    return float((c.layouts.tp * c.layouts.pp).min())
+
+
+def _min_layout(mins: np.ndarray, key: str) -> np.ndarray:
+    return np.asarray([m[key] if m and m.get(key) is not None and math.isfinite(m["gpus"])
+                       else math.nan for m in mins], dtype=float)
+
+
+def _layouts(combos, code, allocated, need_raw, solving, node, n) -> dict[str, np.ndarray]:
+    """Layout columns for every row: per combination with an architecture, the layout of each
+    distinct device count (`Layouts.for_devices`).  A solved cluster that the layout cannot
+    use whole grows by whole nodes until the devices it uses meet the need."""
+    keys = ("index", "tp", "pp", "dp", "used", "idle", "fits", "memory_weights",
+            "memory_gradients", "memory_optimizer", "memory_activations", "memory_total")
+    out = {k: np.full(n, np.nan) for k in keys}
+    out["index"] = np.full(n, -1)
+    out["fits"] = np.zeros(n, dtype=bool)
+    order = np.argsort(code, kind="stable")
+    bounds = np.searchsorted(code[order], np.arange(len(combos) + 1))
+    for cid, c in enumerate(combos):
+        if c.layouts is None:
+            continue
+        rows = order[bounds[cid]:bounds[cid + 1]]
+        ok = np.isfinite(allocated[rows])
+        rows = rows[ok]
+        if not len(rows):
+            continue
+        values, inverse = np.unique(allocated[rows], return_inverse=True)
+        res = {k: np.asarray(v, dtype=bool if k == "fits" else float)
+               for k, v in c.layouts.for_devices(values, c.capacity).items()}
+        # Grow solved clusters (whole nodes) whose layout leaves them short of the need.
+        need = np.zeros(len(values))
+        np.maximum.at(need, inverse, np.where(solving[rows], need_raw[rows], 0.0))
+        grow = np.zeros(len(values), dtype=bool)
+        np.logical_or.at(grow, inverse, solving[rows])
+        todo = grow & np.isfinite(need) & ((res["used"] < need * (1 - 1e-12)) | ~res["fits"])
+        tries = 0
+        while todo.any() and tries < 64:
+            tries += 1
+            values = np.where(todo, values + float(c.node_size), values)
+            again = c.layouts.for_devices(values[todo], c.capacity)
+            for k in res:
+                res[k][todo] = again[k]
+            todo = todo & ((res["used"] < need * (1 - 1e-12)) | ~res["fits"])
+        allocated[rows] = values[inverse]
+        for k in keys:
+            out[k][rows] = res[k][inverse]
+    return out
+
+
+def _no_fit(c: Combo, devices: float | None = None) -> str:
+    """Why a model does not fit, and what would make it fit."""
+    spec, dev = c.spec, c.device
+    best = c.min_mem or {}
+    m = best.get("memory", {})
+    tips = []
+    if c.recompute != "full":
+        tips.append("--recompute full" if c.recompute == "selective"
+                    else "--recompute selective or full")
+    if not c.sequence_parallel:
+        tips.append("--sequence-parallel")
+    if c.zero < 3:
+        tips.append(f"--zero {c.zero + 1}")
+    if c.micro_batch > 1:
+        tips.append("a smaller --micro-batch")
+    tips.append("a shorter --seq-len or a device with more memory")
+    where = f" on {devices:,.0f} devices" if devices is not None and math.isfinite(
+        c.min_gpus) else " at any layout"
+    need = ""
+    if m:
+        need = (f" (best: tp={best['tp']}, pp={best['pp']} needs {format_bytes(m['total'])} per "
+                f"device, of which activations {format_bytes(m['activations'])})")
+    if devices is not None and math.isfinite(c.min_gpus):
+        need = f" (it needs at least {c.min_gpus:,.0f} devices: tp={best['tp']}, " \
+               f"pp={best['pp']}, dp={best['dp']})"
+        tips.insert(0, f"--gpus {c.min_gpus:,.0f} or more")
+    return (f"{spec.name} does not fit in {format_bytes(dev.memory_bytes)} "
+            f"({format_bytes(dev.memory_bytes, binary=True)}) of {dev.name}{where}{need}; "
+            "try " + ", ".join(tips))
+
+
+def evaluate_one(plan, models: dict | None = None) -> dict[str, Any]:
+    """One plan (a `TrainPlan`) -> its row as plain Python values; its error raises
+    `PlannerError` (the command's ``Error:`` line, exit 2)."""
+    from planner.model.resolve import resolve_model
+    given = plan.given()
+    files = tuple(given.pop("hardware_file", ()) or ())
+    models = dict(models or {})
+    if given.get("model"):
+        spec = resolve_model(given["model"])
+        models[spec.name] = spec
+        given["model"] = spec.name
+    cols = {k: v for k, v in given.items()}
+    res = evaluate(cols, 1, models, files)
+    row = {k: plain(v[0]) for k, v in res.items()}
+    if row["error"]:
+        raise PlannerError(row["error"])
+    return row

@@ -1,0 +1,101 @@
+"""`InferPlan`: what a local-inference question asks - the key table behind `planner infer`,
+the ``[infer]`` section of a scenario file and the inference form of the web page."""
+from __future__ import annotations
+
+from typing import Any
+
+from planner.errors import PlannerError
+from planner.plan.defaults import defaults
+from planner.plan.keys import Key, KeyTable, make_plan_type
+
+D = defaults("infer")
+
+
+def parse_reserve(raw: Any, what: str) -> float | str:
+    """``2GB`` -> 2e9 bytes; ``25%`` -> "25%"; ``auto`` -> "auto" (the default rule)."""
+    from planner.units import parse_bytes
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        value = float(raw)
+    else:
+        text = str(raw).strip()
+        if text.lower() in ("auto", "default"):
+            return "auto"
+        if text.endswith("%"):
+            try:
+                pct = float(text[:-1])
+            except ValueError:
+                raise PlannerError(f"cannot read {what} {raw!r} (expected e.g. 2GB, 25%, "
+                                   "auto)") from None
+            if not 0 <= pct < 100:
+                raise PlannerError(f"{what} {raw!r} must be a percentage in [0, 100)")
+            return f"{pct:g}%"
+        value = parse_bytes(text, what)
+    if not 0 <= value < 1e15:
+        raise PlannerError(f"{what} {raw!r} is out of range (valid: 0 <= reserve < 1 PB)")
+    return value
+
+
+def parse_quant(raw: Any, what: str) -> str:
+    """A weight format the planner knows (canonical name), or 'all'."""
+    from planner.estimate.quant import canonical_quant
+    text = str(raw).strip()
+    if text.lower() == "all":
+        return "all"
+    return canonical_quant(text)
+
+
+def parse_kv(raw: Any, what: str) -> str:
+    from planner.estimate.quant import kv_bytes_per_element
+    text = str(raw).strip().lower()
+    kv_bytes_per_element(text)  # raises for unknown types, naming the valid ones
+    return text
+
+
+INFER = KeyTable("infer", argument="model", keys=[
+    Key("model", "text", "Zoo name, config.json (or its folder) or model TOML; in a scenario "
+        "the [model] section.", categorical=True, scenario=False),
+    Key("device", "text", "Device profile (see `planner hardware`), e.g. rtx-4090, "
+        "m2-max-96gb, laptop-16gb.", short="-d", categorical=True, metavar="D"),
+    Key("hardware_file", "text", "Extra hardware profile CSV (same columns as "
+        "hardware_profiles/; repeatable).", multiple=True, scenario=False, metavar="CSV"),
+    Key("memory", "bytes", "Ad-hoc device memory, or an override of the profile's.",
+        unit="bytes", lower=0, lower_open=True, categorical=True, example="16GB, 16GiB"),
+    Key("bandwidth", "bandwidth", "Ad-hoc device memory bandwidth, or an override.",
+        unit="bytes/s", lower=0, lower_open=True, categorical=True, example="100GB/s"),
+    Key("tflops", "number", "Dense 16-bit TFLOPS for prefill: an ad-hoc device's, or an "
+        "override of the profile's.", unit="TFLOPS", lower=0, lower_open=True, upper=1e6,
+        categorical=True),
+    Key("discrete", "flag", "The ad-hoc device is a discrete GPU (default: a shared-memory "
+        "machine).", categorical=True),
+    Key("reserve", "text", "Memory the OS and other programs keep (e.g. 2GB, 25%); auto: 1/3 "
+        "of a shared-memory machine up to 32 GiB, 1/4 above (macOS's GPU split), 0 on a "
+        "discrete GPU.", parser=parse_reserve, categorical=True, default="auto",
+        metavar="SIZE|PCT"),
+    Key("quant", "text", "Weight format: fp32, fp16, bf16, fp8, int8, int4, nf4, or a GGUF "
+        "type (Q2_K ... Q8_0); 'all' for a trade-off table.", short="-q", parser=parse_quant,
+        categorical=True, default=D["quant"], metavar="Q"),
+    Key("context", "count", "Tokens of context per sequence.", short="-c", unit="tokens",
+        lower=1, upper=1e8, integer=True, metavar="N",
+        default_text=f"min(model context, {D['context_cap']:,})"),
+    Key("batch", "count", "Sequences decoded together.", short="-b", unit="sequences", lower=1,
+        upper=1e6, integer=True, default=D["batch"], metavar="B"),
+    Key("kv_cache", "text", "KV-cache element type: f16, bf16, f32, q8_0, q5_1, q5_0, q4_1, "
+        "q4_0, iq4_nl, fp8.", parser=parse_kv, categorical=True, default=D["kv_cache"],
+        metavar="T"),
+    Key("efficiency", "number", "Achieved fraction of memory bandwidth while decoding "
+        "(overrides the backend's fitted figure).", unit="fraction", lower=0, lower_open=True,
+        upper=1, metavar="E"),
+    Key("prefill_efficiency", "number", "Achieved fraction of 16-bit peak FLOP/s in prefill "
+        "(overrides the fitted figure).", unit="fraction", lower=0, lower_open=True, upper=1,
+        metavar="E"),
+    Key("prompt", "count", "Prompt tokens for time to first token.", short="-p",
+        unit="tokens", lower=1, upper=1e8, integer=True, default=D["prompt"], metavar="N"),
+    Key("flash_attn", "flag", "Fused attention (no KQ score buffer).",
+        secondary="--no-flash-attn", categorical=True, default=True),
+    Key("recipes", "choice", "llama.cpp quantisation mixes: current, or the Aug-Dec 2023 ones "
+        "(TheBloke's files).", choices=("current", "2023"), categorical=True,
+        default=D["recipes"]),
+])
+
+InferPlan = make_plan_type("InferPlan", INFER, """A local-inference plan: the keys of `INFER`,
+each None when not given.""")
