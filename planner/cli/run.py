@@ -1,13 +1,10 @@
 """`planner run SCENARIO.toml`: a what-if, a sweep or a Monte-Carlo run."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 import numpy as np
 
-from planner.errors import PlannerError
-from planner.render.output import emit, output_options, plain, text_table
+from planner.render.output import output_options, text_table
 from planner.units import format_bytes, format_count, format_duration, format_flops, format_usd
 
 # Columns shown by the human table, per kind, with their formatters.
@@ -100,109 +97,87 @@ def _short(v) -> str:
     return str(v)
 
 
-def _records(frame) -> list[dict]:
-    return [dict(zip(frame.columns, r)) for r in frame.itertuples(index=False, name=None)]
-
-
-def _write(path: Path, frame) -> None:
-    """Write the result rows (a DataFrame) to .csv, .json or .parquet."""
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        from planner.render.csvfast import write_csv
-        write_csv(path, {c: frame[c].to_numpy() for c in frame.columns})
-    elif suffix == ".json":
-        import json
-        path.write_text(json.dumps(plain(_records(frame))))
-    elif suffix == ".parquet":
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError:
-            raise PlannerError("writing parquet needs pyarrow: pip install pyarrow (or write "
-                               ".csv or .json)") from None
-        frame.to_parquet(path, index=False)
-    else:
-        raise PlannerError(f"cannot write {path.name!r}: --out must end in .csv, .json or "
-                           ".parquet")
-
-
 @click.command()
-@click.argument("scenario", type=click.Path(dir_okay=False))
+@click.argument("scenario")
 @click.option("--where", "where", metavar="EXPR",
               help="Keep rows where EXPR holds, e.g. 'meets_deadline and cost_usd < 5M'.")
 @click.option("--sort", "sort", metavar="COLS", help="Sort by columns, '-col' descending, "
               "e.g. 'cost_usd' or '-decode_tokens_per_s'.")
-@click.option("--out", "out", type=click.Path(dir_okay=False),
-              help="Write all rows to .csv, .json or .parquet (parquet needs pyarrow).")
-@click.option("--plot", "plot", type=click.Path(dir_okay=False),
+@click.option("--out", "out", metavar="FILE",
+              help="Write all rows to .csv, .json, .parquet or .md (streamed chunk by chunk; "
+                   "an existing file is replaced only when the run succeeds).")
+@click.option("--plot", "plot", metavar="FILE",
               help="Draw the charts that fit the rows to .png or .svg (needs matplotlib).")
 @click.option("--check", is_flag=True, help="Exit 1 if any [expect] figure is not reproduced.")
-@click.option("--chunk-rows", type=click.IntRange(min=1), default=1_000_000, show_default=True,
-              help="Rows evaluated per vectorised pass.")
+@click.option("--chunk-rows", type=click.IntRange(min=1, max=10_000_000), default=200_000,
+              show_default=True, help="Rows evaluated and written per vectorised pass.")
+@click.option("--max-rows", type=click.IntRange(min=1), default=20_000_000, show_default=True,
+              help="Refuse sweeps with more rows than this (before any work).")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on large sweeps (default: when stderr is a terminal).")
-@click.option("--hardware-file", "hardware_files", multiple=True,
-              type=click.Path(exists=True, dir_okay=False), help="Extra hardware profile CSV.")
+@click.option("--hardware-file", "hardware_files", multiple=True, metavar="CSV",
+              help="Extra hardware profile CSV.")
 @output_options
-def run(scenario, where, sort, out, plot, check, chunk_rows, progress, hardware_files, fmt,
-        as_json) -> None:
+def run(scenario, where, sort, out, plot, check, chunk_rows, max_rows, progress, hardware_files,
+        fmt, as_json) -> None:
     """Run a what-if SCENARIO file: one plan, a sweep, or a Monte-Carlo run.
 
     Any input in the file may be a list or a range (swept: the cartesian product is evaluated
     in vectorised chunks) or a distribution ({low, high}, {mean, sd}, ...; a seeded Monte-Carlo
     run reports P10/P50/P90 and the chance of meeting the deadline and budget).  [expect]
-    tables are checked and reported.  See scenarios/ for examples.
+    tables are checked and reported.  Machine formats (--json, --format csv|markdown) and
+    --out stream every row; the table format shows the first rows.  See scenarios/.
 
     \b
     planner run scenarios/gpt3.toml
     planner run scenarios/sweep_cluster.toml --where meets_deadline --sort cost_usd
     planner run scenarios/uncertain_budget.toml --json
     """
-    from planner.whatif.runner import Options, run_path
+    import contextlib
+    import sys
 
-    opts = Options(where=where, sort=sort, chunk_rows=chunk_rows, progress=progress,
-                   hardware_files=tuple(hardware_files))
-    path = Path(scenario)
-    if not path.exists():
-        raise PlannerError(f"scenario file {scenario!r} does not exist")
+    from planner.render.rows import RowWriter, format_of
+    from planner.safe_io import atomic_write, check_writable_target
+    from planner.whatif.runner import Options, run_path, section_count
+
     machine = as_json or fmt != "table"
-    if _can_stream(path, out, opts) and not (plot or check or machine):
-        from planner.render.csvfast import write_csv
-        streamed = [0]
-        with open(out, "wb") as handle:
-            def sink(columns: dict) -> None:
-                write_csv(handle, columns, header=streamed[0] == 0)
-                streamed[0] += len(next(iter(columns.values())))
-            opts.sink = sink
-            run_path(path, opts)
-        click.echo(f"wrote {streamed[0]:,} rows to {out}", err=True)
-        click.echo(f"{streamed[0]:,} rows streamed to {out} (a single-section sweep is written "
-                   "chunk by chunk, not kept in memory)")
-        return
-    outcomes = run_path(path, opts)
-    frame = None
-    if out or plot or machine:
-        from planner.whatif.runner import to_frame
-        frame = to_frame(outcomes)
+    out_fmt = format_of(out) if out else None
     if out:
-        _write(Path(out), frame)
-        click.echo(f"wrote {len(frame):,} rows to {out}", err=True)
+        check_writable_target(out)
+    if plot:
+        check_writable_target(plot, "chart file")
+    stdout_fmt = "json" if as_json else (fmt if machine else None)
+    sections = section_count(scenario)
+    # A CSV of several sections needs the union of their columns: keep the rows, write after.
+    union = sections > 1 and "csv" in (out_fmt, stdout_fmt)
+    opts = Options(where=where, sort=sort, chunk_rows=chunk_rows, progress=progress,
+                   hardware_files=tuple(hardware_files), max_rows=max_rows,
+                   keep=bool(plot) or union)
+    with contextlib.ExitStack() as stack:
+        writers = []
+        if out:
+            handle = stack.enter_context(atomic_write(out, "wb"))
+            writers.append(RowWriter(handle, out_fmt))
+        if stdout_fmt:
+            writers.append(RowWriter(sys.stdout.buffer, stdout_fmt))
+        if not union:
+            opts.writers = writers
+        outcomes = run_path(scenario, opts)
+        if union:
+            from planner.whatif.runner import union_chunks
+            for chunk in union_chunks(outcomes, chunk_rows):
+                for w in writers:
+                    w.write(chunk)
+        for w in writers:
+            w.close()
+    if out:
+        rows = sum(o.rows for o in outcomes)
+        click.echo(f"wrote {rows:,} rows to {out}", err=True)
     if plot:
         from planner.render.plots import write_plot
-        write_plot(frame, plot)
-    if machine:
-        emit(_records(frame), fmt, as_json)
-    else:
+        from planner.whatif.runner import to_frame
+        write_plot(to_frame(outcomes), plot)
+    if not machine:
         click.echo(human(outcomes))
     if check and not all(c["ok"] for o in outcomes for c in o.expect):
         raise SystemExit(1)
-
-
-def _can_stream(path: Path, out: str | None, opts) -> bool:
-    """`--out FILE.csv` with one unsorted section: each evaluated chunk is appended to the file
-    instead of held, so a sweep larger than memory still runs.  (Not when the rows are needed
-    afterwards: --plot, --check or machine output; the caller checks those.)"""
-    if not out or Path(out).suffix.lower() != ".csv" or opts.sort:
-        return False
-    from planner.whatif.scenario import load
-    scenarios = load(path)
-    return sum(bool(s.train) + bool(s.infer) + bool(s.optimal) for s in scenarios) == 1

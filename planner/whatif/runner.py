@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -28,6 +28,11 @@ MC_METRICS = ("days", "cost_usd", "gpu_hours", "energy_kwh", "gpus", "decode_tok
 CATEGORICAL_KEYS = set(sc_mod.TRAIN.categorical) | set(sc_mod.INFER.categorical)
 
 
+DEFAULT_MAX_ROWS = 20_000_000   # about a minute of evaluation and writing; --max-rows raises it
+HEAD_ROWS = 25                  # rows kept for the human table when rows are streamed
+ROW_BYTES = 600                 # bytes per kept result row (~70 float64 / pointer columns)
+
+
 @dataclass
 class Options:
     where: str | None = None
@@ -35,8 +40,10 @@ class Options:
     chunk_rows: int = DEFAULT_CHUNK
     progress: bool | None = None
     hardware_files: tuple[str, ...] = ()
-    sink: Callable[[dict[str, Any]], None] | None = None   # streams chunks instead of keeping
+    writers: list = field(default_factory=list)   # RowWriters every result chunk goes to
+    keep: bool = True               # hold every row in Outcome.columns (else the first 25)
     memory_limit: float | None = None
+    max_rows: int = DEFAULT_MAX_ROWS
 
 
 @dataclass
@@ -114,9 +121,13 @@ def run_scenario(sc: Scenario, opts: Options | None = None) -> list[Outcome]:
             continue
         out.append(_run_section(sc, kind, section, fn, models, model_col, opts))
     if sc.optimal:
-        out.append(_run_optimal(sc))
-    for o in out:
-        o.expect = check_expectations(sc, o)
+        o = _run_optimal(sc)
+        exp = Expectations(sc)
+        exp.update(o.columns)
+        o.expect = exp.result()
+        for w in opts.writers:
+            w.write(o.columns)
+        out.append(o)
     known = {c for o in out for c in o.columns}
     for metric in sc.expect:
         if known and metric not in known:
@@ -131,49 +142,142 @@ def run_scenario(sc: Scenario, opts: Options | None = None) -> list[Outcome]:
 
 def _run_section(sc: Scenario, kind: str, section: dict, fn, models: dict, model_col: Any,
                  opts: Options) -> Outcome:
+    """Evaluate one section chunk by chunk.  Each chunk goes to `opts.writers` as it comes
+    (unless sorted: then after the sort); rows are kept in memory only when asked
+    (`opts.keep`, --sort), within the memory guard; [expect] checks and Monte-Carlo summaries
+    accumulate per chunk."""
     axes, fixed, dists = _inputs(section, model_col, sc)
     if kind == "train" and ("flops" in section or "params" in section):
         fixed.setdefault("model", "")
+    samples = int(sc.montecarlo.get("samples", DEFAULT_SAMPLES)) if dists else 0
+    if dists:
+        axes = axes + [Axis("sample", "_sample", range(samples))]
+    total = grid_size(axes)
+    check_rows(total, opts.max_rows, sc.title)
     draws: dict[str, np.ndarray] = {}
     if dists:
-        mc = sc.montecarlo
-        samples = int(mc.get("samples", DEFAULT_SAMPLES))
-        rng = np.random.default_rng(mc.get("seed", 0))
+        rng = np.random.default_rng(sc.montecarlo.get("seed", 0))
         draws = {k: d.sample(samples, rng) for k, d in dists}
-        axes = axes + [Axis("sample", "_sample", tuple(range(samples)))]
-    total = grid_size(axes)
-    n_cols = 30
-    if opts.sink is None and not opts.where:
-        check_fits_in_memory(total, n_cols, opts.memory_limit)
-    kept = 0
+    keep = opts.keep or bool(opts.sort)
+    if keep and not opts.where:
+        check_fits_in_memory(total, ROW_BYTES // 8, opts.memory_limit)
     progress = Progress(total, opts.progress if total > opts.chunk_rows or opts.progress
                         else False)
     parts: list[dict[str, np.ndarray]] = []
+    head: list[dict[str, np.ndarray]] = []
+    mc_parts: list[dict[str, np.ndarray]] = []
+    expect = Expectations(sc)
+    kept = shown = 0
     for idx in chunks(axes, opts.chunk_rows):
         n = len(idx["_rows"])
         cols = _columns(axes, idx, fixed, draws, idx.get("_sample"))
         res = fn(cols, n, models, opts.hardware_files)
         res = _with_inputs(res, axes, idx, cols, sc, kind, n)
         if opts.where:
-            keep = where_mask(res, opts.where)
-            res = {k: v[keep] for k, v in res.items()}
+            keep_mask = where_mask(res, opts.where)
+            res = {k: v[keep_mask] for k, v in res.items()}
+        rows = len(res["kind"])
         progress.update(n)
-        if opts.sink is not None:
-            opts.sink(res)
-        else:
-            kept += len(res["kind"])
-            check_fits_in_memory(kept, n_cols, opts.memory_limit)  # what --where keeps
+        kept += rows
+        expect.update(res)
+        if keep:
+            check_fits_in_memory(kept, len(res), opts.memory_limit)
             parts.append(res)
+        elif shown < HEAD_ROWS and rows:
+            head.append({k: v[:HEAD_ROWS - shown] for k, v in res.items()})
+            shown += min(rows, HEAD_ROWS - shown)
+        if dists and rows:
+            mc_parts.append({k: res[k] for k in _mc_columns(res, axes)})
+        if not opts.sort:
+            for w in opts.writers:
+                w.write(res)
     progress.close()
-    columns = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {}
+    kept_parts = parts if keep else head
+    columns = {k: np.concatenate([p[k] for p in kept_parts]) for k in kept_parts[0]} \
+        if kept_parts else {}
     if opts.sort and columns and len(next(iter(columns.values()))):
         order = sort_order(columns, opts.sort)
         columns = {k: v[order] for k, v in columns.items()}
-    rows = len(next(iter(columns.values()))) if columns else 0
-    outcome = Outcome(sc, kind, columns, rows)
-    if dists and columns:
-        outcome.summary = summarise(columns, [a for a in axes if a.key != "_sample"])
+    if opts.sort:
+        for w in opts.writers:
+            for start in range(0, kept, opts.chunk_rows):
+                w.write({k: v[start:start + opts.chunk_rows] for k, v in columns.items()})
+    outcome = Outcome(sc, kind, columns, kept)
+    outcome.expect = expect.result()
+    if dists and mc_parts:
+        mc = {k: np.concatenate([p[k] for p in mc_parts]) for k in mc_parts[0]}
+        outcome.summary = summarise(mc, [a for a in axes if a.key != "_sample"])
     return outcome
+
+
+def check_rows(total: int, limit: int, title: str) -> None:
+    """Refuse a sweep larger than `limit` rows before any work (and before any draw)."""
+    if total > limit:
+        raise PlannerError(
+            f"scenario {title!r} has {total:,} rows (the product of its swept values and "
+            f"Monte-Carlo samples), more than --max-rows {limit:,} (at ~300,000 rows/s that "
+            f"would take {total / 3e5 / 60:,.0f} min); narrow the ranges or raise --max-rows")
+
+
+def _mc_columns(res: dict, axes: list[Axis]) -> list[str]:
+    keys = {a.key for a in axes if a.key != "_sample"} | {"model"}
+    keys |= {m for m in MC_METRICS} | {"meets_deadline", "within_budget"}
+    return [k for k in res if k in keys]
+
+
+class Expectations:
+    """[expect] checks accumulated over chunks: every row must satisfy each; the range of
+    values seen is reported."""
+
+    def __init__(self, sc: Scenario) -> None:
+        self.sc = sc
+        self.state: dict[str, dict] = {}
+
+    def update(self, columns: dict[str, np.ndarray]) -> None:
+        for metric, spec in self.sc.expect.items():
+            if metric not in columns or not len(columns[metric]):
+                continue
+            got = columns[metric]
+            st = self.state.setdefault(metric, {"ok": True, "lo": None, "hi": None})
+            st["ok"] &= _satisfied(got, spec)
+            lo, hi = _display(np.min(got)), _display(np.max(got))
+            st["lo"] = lo if st["lo"] is None else min(st["lo"], lo)
+            st["hi"] = hi if st["hi"] is None else max(st["hi"], hi)
+
+    def result(self) -> list[dict]:
+        checks = []
+        for metric, st in self.state.items():
+            spec = self.sc.expect[metric]
+            if spec.get("equals") is not None:
+                expected, tol = spec["equals"], None
+            elif "value" in spec:
+                expected = spec["value"]
+                if "abs" in spec:
+                    tol = f"±{spec['abs']:g}"
+                else:
+                    rel = spec.get("rel", 0.02)
+                    tol = f"±{rel:.0%}" if rel >= 0.01 else f"±{rel:g}"
+            else:
+                lo, hi = spec.get("min", -math.inf), spec.get("max", math.inf)
+                expected, tol = f"[{lo:g}, {hi:g}]", None
+            shown = st["lo"] if st["lo"] == st["hi"] else f"{st['lo']} .. {st['hi']}"
+            checks.append({"scenario": self.sc.title, "metric": metric, "expected": expected,
+                           "got": shown, "tolerance": tol, "ok": bool(st["ok"]),
+                           "source": spec.get("source", self.sc.source)})
+        return checks
+
+
+def _satisfied(got: np.ndarray, spec: dict) -> bool:
+    if spec.get("equals") is not None:
+        return bool(np.all(np.asarray(got).astype(bool) == spec["equals"]))
+    g = np.asarray(got).astype(float)
+    if "value" in spec:
+        v = spec["value"]
+        if "abs" in spec:
+            return bool(np.all(np.abs(g - v) <= spec["abs"]))
+        return bool(np.all(np.abs(g - v) <= spec.get("rel", 0.02) * abs(v)))
+    lo, hi = spec.get("min", -math.inf), spec.get("max", math.inf)
+    return bool(np.all((g >= lo) & (g <= hi)))
 
 
 def _with_inputs(res: dict, axes: list[Axis], idx: dict, cols: dict, sc: Scenario, kind: str,
@@ -251,48 +355,34 @@ def _run_optimal(sc: Scenario) -> Outcome:
     return Outcome(sc, "optimal", columns, len(rows))
 
 
-def check_expectations(sc: Scenario, outcome: Outcome) -> list[dict]:
-    """[expect] against every result row of the outcome (all rows must satisfy each)."""
-    checks = []
-    for metric, spec in sc.expect.items():
-        if metric not in outcome.columns:
-            continue
-        if not outcome.rows:
-            continue
-        got = outcome.columns[metric]
-        if spec.get("equals") is not None:
-            ok = bool(np.all(got.astype(bool) == spec["equals"]))
-            expected: Any = spec["equals"]
-            tol = None
-        elif "value" in spec:
-            v = spec["value"]
-            g = got.astype(float)
-            if "abs" in spec:
-                ok = bool(np.all(np.abs(g - v) <= spec["abs"]))
-                tol = f"±{spec['abs']:g}"
-            else:
-                rel = spec.get("rel", 0.02)
-                ok = bool(np.all(np.abs(g - v) <= rel * abs(v)))
-                tol = f"±{rel:.0%}" if rel >= 0.01 else f"±{rel:g}"
-            expected = v
-        else:
-            g = got.astype(float)
-            lo, hi = spec.get("min", -math.inf), spec.get("max", math.inf)
-            ok = bool(np.all((g >= lo) & (g <= hi)))
-            expected, tol = f"[{lo:g}, {hi:g}]", None
-        lo, hi = _display(np.min(got)), _display(np.max(got))
-        shown = lo if lo == hi else f"{lo} .. {hi}"
-        checks.append({"scenario": sc.title, "metric": metric, "expected": expected,
-                       "got": shown, "tolerance": tol, "ok": ok,
-                       "source": spec.get("source", sc.source)})
-    return checks
-
-
 def run_path(path: str | Path, opts: Options | None = None) -> list[Outcome]:
     outcomes: list[Outcome] = []
     for sc in sc_mod.load(path):
         outcomes.extend(run_scenario(sc, opts))
     return outcomes
+
+
+def section_count(path: str | Path) -> int:
+    """How many evaluated sections (train, infer, optimal) a scenario file holds."""
+    return sum(bool(s.train) + bool(s.infer) + bool(s.optimal) for s in sc_mod.load(path))
+
+
+def union_chunks(outcomes: list[Outcome], chunk_rows: int):
+    """The kept rows of every outcome as chunks with the union of their columns (missing:
+    NaN / None), in outcome order."""
+    names: list[str] = []
+    for o in outcomes:
+        names.extend(k for k in o.columns if k not in names)
+    for o in outcomes:
+        for start in range(0, o.rows, chunk_rows):
+            part = {}
+            n = min(chunk_rows, o.rows - start)
+            for k in names:
+                if k in o.columns:
+                    part[k] = o.columns[k][start:start + n]
+                else:
+                    part[k] = np.full(n, np.nan)
+            yield part
 
 
 def to_frame(outcomes: list[Outcome]):
@@ -311,27 +401,19 @@ def meta_of(path: str | Path, outcomes: list[Outcome]) -> dict:
         "title": (first.title if len(scenarios) == 1 else Path(path).stem) if first else "",
         "source": "; ".join(dict.fromkeys(s.source for s in scenarios if s.source)),
         "inputs": {s.title: s.inputs() for s in scenarios},
-        "assumptions": ASSUMPTIONS,
+        "assumptions": assumptions({o.kind for o in outcomes}),
         "expect": [c for o in outcomes for c in o.expect],
     }
 
 
-ASSUMPTIONS = [
-    ("Training FLOPs = 6 x parameters x tokens (active parameters for MoE)",
-     "Kaplan et al. 2020 sec. 2.1; Brown et al. 2020 Table D.1"),
-    ("Wall-clock = FLOPs / (devices x dense peak x utilisation); no communication model",
-     "Narayanan et al. 2021 sec. 5.1"),
-    ("MFU counts model FLOPs, HFU adds recomputation", "Chowdhery et al. 2022 (PaLM) App. B"),
-    ("A month is 730 hours (365/12 days)", "planner convention (DESIGN.md)"),
-    ("Energy = TDP x device-hours x PUE (default 1.2)", "planner convention"),
-    ("Memory: 16 bytes/parameter mixed-precision Adam, ZeRO over data-parallel ranks",
-     "Rajbhandari et al. 2020 sec. 3.1, 5"),
-    ("Activations per layer", "Korthikanti et al. 2022 Table 2"),
-    ("Decode is memory-bound: bandwidth x efficiency / bytes read per token",
-     "Pope et al. 2022; Williams et al. 2009 (roofline)"),
-    ("GGUF sizes from llama.cpp block sizes and quantisation recipes",
-     "gguf-py GGML_QUANT_SIZES; llama.cpp llama-quant.cpp"),
-]
+def assumptions(kinds) -> list[tuple[str, str]]:
+    """(text, source) of the assumptions behind results of these kinds
+    (planner/data/assumptions.toml)."""
+    import tomllib
+    from planner.resources import data_dir
+    data = tomllib.loads((data_dir("data") / "assumptions.toml").read_text(encoding="utf-8"))
+    wanted = set(kinds)
+    return [(a["text"], a["source"]) for a in data["assumption"] if wanted & set(a["kinds"])]
 
 
 def run_file(path: str | Path, opts: Options | None = None):
