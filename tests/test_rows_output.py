@@ -78,3 +78,15 @@ def test_any_float_reads_back_exactly(values):
     write_rows(buf, "csv", [{"x": arr}])
     back = [float(line) for line in buf.getvalue().decode().splitlines()[1:]]
     assert back == list(arr)
+
+
+def test_long_columns_of_repeated_and_missing_values():
+    """Columns with few distinct values are formatted once per value: the text must be the
+    same as value by value, and an all-null column stays null (a regression: it vanished)."""
+    n = 1000
+    chunk = {"same": np.full(n, 2e12), "none": np.full(n, np.nan),
+             "text": np.full(n, None, dtype=object), "few": np.arange(n) % 3 * 0.5}
+    buf = io.BytesIO()
+    write_rows(buf, "json", [chunk])
+    rows = json.loads(buf.getvalue())
+    assert len(rows) == n and rows[5] == {"same": 2e12, "none": None, "text": None, "few": 1.0}

@@ -215,35 +215,68 @@ class Layouts:
                 "dp": int(dp[i]), "index": i,
                 "memory": {k: float(v) for k, v in self.breakdown(i, dp[i]).items()}}
 
+    def min_devices_each(self, capacity_bytes: float) -> np.ndarray:
+        """Per layout, the fewest devices at which it fits: tp·pp·dp_min, with dp_min the
+        smallest dp such that fixed + sharded/dp <= capacity (inf if none)."""
+        room = capacity_bytes - self.fixed
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dp = np.where(self.total1 <= capacity_bytes, 1.0,
+                          np.where((room > 0) & (self.sharded > 0),
+                                   np.ceil(self.sharded / room), np.inf))
+        return self.tp * self.pp * dp
+
     def for_devices(self, n_devices, capacity_bytes: float) -> dict[str, np.ndarray]:
         """The layout of `n_devices` (an array): dp = floor(n / (tp·pp)).  The rule: a layout
         that fits in memory; among those, one that uses every device (no idle ones); then the
         least model parallelism tp·pp; then the fewest pipeline stages.  When none fits, the
         one with the least memory per device (fits False).  Returns per n: index (-1 when even
-        tp·pp exceeds n), tp, pp, dp, used, idle, fits, and the memory breakdown."""
+        tp·pp exceeds n), tp, pp, dp, used, idle, fits, and the memory breakdown.
+
+        A layout fits n devices exactly when n >= its `min_devices_each` (dp = floor(n/mp) >=
+        dp_min), so the search is integer comparisons over (n, layouts) in (tp·pp, pp) order:
+        first the layouts that fit and divide n; for the n left, the least idle devices."""
         n = np.atleast_1d(np.asarray(n_devices, dtype=float))
         mp = self.tp * self.pp
-        dp = np.floor(n[:, None] / mp[None, :])                      # (n, layouts)
-        valid = dp >= 1
-        with np.errstate(divide="ignore", invalid="ignore"):
-            mem = np.where(valid, self.fixed[None, :] + self.sharded[None, :] / dp, np.inf)
-        fits = valid & (mem <= capacity_bytes)
-        idle = n[:, None] - mp[None, :] * dp
-        # Lexicographic choice: among fitting layouts (idle, tp·pp, pp) as one exact integer
-        # score; where none fits, the least memory per device.
-        big = float(mp.max() + 1)
-        fit_score = np.where(fits, idle * big ** 2 + mp[None, :] * big + self.pp[None, :],
-                             np.inf)
-        any_fit = fits.any(axis=1)
-        i = np.where(any_fit, np.argmin(fit_score, axis=1), np.argmin(mem, axis=1))
-        ok = valid[np.arange(len(n)), i]
-        rows = np.arange(len(n))
-        dp_i = np.where(ok, dp[rows, i], np.nan)
-        out = {"index": np.where(ok, i, -1), "tp": np.where(ok, self.tp[i], np.nan),
+        order = np.lexsort((self.pp, mp))                 # preference: tp·pp, then pp
+        min_n = self.min_devices_each(capacity_bytes)
+        ni = np.where(np.isfinite(n), n, 0).astype(np.int64)
+        idx = np.full(len(n), -1)
+        found = np.zeros(len(n), dtype=bool)
+        todo = np.arange(len(n))
+        for j in order:                 # layouts in preference order; n resolved drop out
+            if not len(todo):
+                break
+            m = int(mp[j])
+            hit = (ni[todo] >= min_n[j]) & (ni[todo] % m == 0)
+            idx[todo[hit]] = j
+            found[todo[hit]] = True
+            todo = todo[~hit]
+        if len(todo):                   # no fitting layout uses every device: least idle
+            best = np.full(len(todo), np.inf)
+            for j in order:
+                m = int(mp[j])
+                idle = np.where(ni[todo] >= min_n[j], ni[todo] % m, np.inf)
+                better = idle < best
+                best = np.where(better, idle, best)
+                idx[todo[better]] = j
+            found[todo[np.isfinite(best)]] = True
+        # Nothing fits: the valid layout with the least memory per device.
+        lost = np.flatnonzero(~found)
+        if len(lost):
+            nl = n[lost, None]
+            dp = np.floor(nl / mp[None, :])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                mem = np.where(dp >= 1, self.fixed[None, :] + self.sharded[None, :] / dp, np.inf)
+            best = np.argmin(mem, axis=1)
+            idx[lost] = np.where(np.isfinite(mem[np.arange(len(lost)), best]), best, -1)
+        ok = idx >= 0
+        i = np.where(ok, idx, 0)
+        dp_i = np.where(ok, np.floor(n / mp[i]), np.nan)
+        out = {"index": idx, "tp": np.where(ok, self.tp[i], np.nan),
                "pp": np.where(ok, self.pp[i], np.nan), "dp": dp_i,
                "used": np.where(ok, mp[i] * dp_i, np.nan),
                "idle": np.where(ok, n - mp[i] * dp_i, np.nan),
-               "fits": ok & fits[rows, i]}
+               "fits": ok & found}
         out.update({f"memory_{k}": np.where(ok, v, np.nan)
                     for k, v in self.breakdown(i, np.where(ok, dp_i, 1.0)).items()})
         return out

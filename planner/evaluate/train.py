@@ -40,6 +40,9 @@ CATEGORICAL = TRAIN.categorical
 NUMERIC = ("tokens", "flops", "params", "gpus", "deadline", "budget", "mfu", "hfu", "price",
            "pue", "grid_kg_per_kwh", "max_gpus")
 SLACK = 1 + 1e-9
+# Columns that describe where a figure came from (the same for every row of a combination):
+# the command prints them; scenario tables leave them out (they are in the report's inputs).
+DESCRIPTIVE = ("gpus_how", "utilisation_source", "price_source", "optimizer_mode")
 
 
 def _default(key: str) -> Any:
@@ -347,7 +350,9 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
                    for k in ("weights", "gradients", "optimizer", "activations")}
     deadline_ok = np.isnan(deadline) | (seconds <= deadline * SLACK)
     budget_ok = np.isnan(budget) | (cost <= budget * SLACK)
-    min_mem_tp = per("min_mem", object)
+    min_layout = {k: np.asarray([c.min_mem[k] if c.min_mem and c.min_mem.get(k) is not None
+                                 and math.isfinite(c.min_mem["gpus"]) else math.nan
+                                 for c in combos], dtype=float)[code] for k in ("tp", "pp", "dp")}
     return {
         "model": cats[0].column(),
         "device": device_name,
@@ -396,9 +401,9 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
         "fits_memory": np.where(has_model & known_capacity, fits, None).astype(object),
         "min_gpus_for_memory": np.where(has_model & known_capacity & np.isfinite(min_gpus),
                                         min_gpus, np.nan),
-        "min_memory_tp": _min_layout(min_mem_tp, "tp"),
-        "min_memory_pp": _min_layout(min_mem_tp, "pp"),
-        "min_memory_dp": _min_layout(min_mem_tp, "dp"),
+        "min_memory_tp": min_layout["tp"],
+        "min_memory_pp": min_layout["pp"],
+        "min_memory_dp": min_layout["dp"],
         "zero": per("zero"),
         "micro_batch": per("micro_batch"),
         "seq_len": per("seq_len"),
@@ -411,11 +416,6 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
 
 def _least_model_parallel(c: Combo) -> float:
     return float((c.layouts.tp * c.layouts.pp).min())
-
-
-def _min_layout(mins: np.ndarray, key: str) -> np.ndarray:
-    return np.asarray([m[key] if m and m.get(key) is not None and math.isfinite(m["gpus"])
-                       else math.nan for m in mins], dtype=float)
 
 
 def _layouts(combos, code, allocated, need_raw, solving, node, n) -> dict[str, np.ndarray]:

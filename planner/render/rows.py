@@ -63,9 +63,18 @@ def arrow_table(chunk: dict[str, Any]):
 
 
 def _strings(col, quote: str):
-    """Arrow column -> text of each value for JSON (quote='"') or markdown (quote='')."""
+    """Arrow column -> text of each value for JSON (quote='"') or markdown (quote='').
+    Columns with few distinct values (most of a sweep's: the model, the device, the tokens)
+    are formatted once per distinct value and gathered."""
     import pyarrow as pa
     import pyarrow.compute as pc
+    if hasattr(col, "combine_chunks"):
+        col = col.combine_chunks()
+    if len(col) > 64 and not pa.types.is_boolean(col.type):
+        enc = pc.dictionary_encode(col)
+        if len(enc.dictionary) * 8 < len(col):
+            return pc.fill_null(pc.take(_strings(enc.dictionary, quote), enc.indices),
+                                "null" if quote else "")
     if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
         s = col
         if quote:
@@ -77,8 +86,6 @@ def _strings(col, quote: str):
         else:
             s = pc.replace_substring(s, "|", "\\|")
             s = pc.replace_substring_regex(s, "[\\r\\n]", " ")
-    elif pa.types.is_boolean(col.type) and not quote:
-        s = pc.cast(col, pa.string())
     else:
         s = pc.cast(col, pa.string())
     return pc.fill_null(s, "null" if quote else "")
@@ -119,20 +126,18 @@ class RowWriter:
         pcsv.write_csv(table, self.stream, write_options=opts)
 
     def _json(self, table, n: int) -> None:
-        import pyarrow as pa
         import pyarrow.compute as pc
-        names = table.column_names
+        keys = [("{" if i == 0 else ", ") + json.dumps(name) + ": "
+                for i, name in enumerate(table.column_names)]
 
-        def field(i: int):
-            prefix = ("{" if i == 0 else ", ") + json.dumps(names[i]) + ": "
-            return pc.binary_join_element_wise(prefix, _strings(table.column(i), '"'), "")
+        def lines(part):
+            args: list = []
+            for i, key in enumerate(keys):
+                args += [key, _strings(part.column(i), '"')]
+            return pc.binary_join_element_wise(*args, "},\n", "")
 
-        with ThreadPoolExecutor(THREADS) as pool:
-            parts = list(pool.map(field, range(len(names))))
-        lines = pc.binary_join_element_wise(*parts, pa.scalar("}"), "")
-        head = b"[\n" if self.rows == 0 else b",\n"
-        self.stream.write(head)
-        self._write_lines(lines, ",\n")
+        self.stream.write(b"[\n" if self.rows == 0 else b",\n")
+        self._write_slices(table, lines, drop=2)
 
     def _markdown(self, table, n: int) -> None:
         import pyarrow.compute as pc
@@ -140,24 +145,36 @@ class RowWriter:
         if self.rows == 0:
             self.stream.write(("| " + " | ".join(names) + " |\n|" +
                                "|".join("---" for _ in names) + "|\n").encode())
-        with ThreadPoolExecutor(THREADS) as pool:
-            parts = list(pool.map(lambda i: _strings(table.column(i), ""), range(len(names))))
-        lines = pc.binary_join_element_wise("| ", pc.binary_join_element_wise(*parts, " | "),
-                                            " |", "")
-        self._write_lines(lines, "\n", trailing=True)
 
-    def _write_lines(self, lines, sep: str, trailing: bool = False) -> None:
-        """Write an Arrow string array joined by `sep` without building Python strings: the
-        array's data buffer is the concatenation of its values."""
-        import pyarrow.compute as pc
+        def lines(part):
+            args: list = []
+            for i in range(len(names)):
+                args += ["| " if i == 0 else " | ", _strings(part.column(i), "")]
+            return pc.binary_join_element_wise(*args, " |\n", "")
+
+        self._write_slices(table, lines, drop=0)
+
+    def _write_slices(self, table, lines, drop: int) -> None:
+        """Format slices of the table in parallel threads (Arrow releases the GIL) and write
+        them in order; the last `drop` bytes of the whole are left out (a trailing comma)."""
+        step = -(-len(table) // THREADS)
+        slices = [table.slice(a, step) for a in range(0, len(table), step)]
+        with ThreadPoolExecutor(THREADS) as pool:
+            done = list(pool.map(lines, slices))
+        for k, text in enumerate(done):
+            self._write_lines(text, drop if k == len(done) - 1 else 0)
+
+    def _write_lines(self, lines, drop: int) -> None:
+        """Write an Arrow string array's values back to back, without building Python
+        strings (its data buffer is their concatenation), less the last `drop` bytes."""
         if len(lines) == 0:
             return
-        joined = pc.binary_join_element_wise(lines, sep, "")
-        if hasattr(joined, "combine_chunks"):
-            joined = joined.combine_chunks()
-        # The last value carries a trailing separator: drop it unless wanted.
-        buf = _concat(joined)
-        self.stream.write(buf if trailing else buf[:len(buf) - len(sep.encode())])
+        if hasattr(lines, "combine_chunks"):
+            lines = lines.combine_chunks()
+        offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32, count=len(lines) + 1,
+                                offset=lines.offset * 4)
+        data = memoryview(lines.buffers()[2])
+        self.stream.write(data[offsets[0]:offsets[-1] - drop])
 
     def _parquet_chunk(self, table, n: int) -> None:
         import pyarrow.parquet as pq
@@ -174,15 +191,6 @@ class RowWriter:
         if self._parquet is not None:
             self._parquet.close()
         self.stream.flush()
-
-
-def _concat(strings) -> bytes:
-    """The bytes of all values of an Arrow string array, in order (its data buffer between
-    the first and last offsets)."""
-    offsets = np.frombuffer(strings.buffers()[1], dtype=np.int32,
-                            count=len(strings) + 1, offset=strings.offset * 4)
-    data = strings.buffers()[2]
-    return data.to_pybytes()[offsets[0]:offsets[-1]]
 
 
 def _conform(table, schema):

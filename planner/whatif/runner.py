@@ -172,6 +172,7 @@ def _run_section(sc: Scenario, kind: str, section: dict, fn, models: dict, model
         n = len(idx["_rows"])
         cols = _columns(axes, idx, fixed, draws, idx.get("_sample"))
         res = fn(cols, n, models, opts.hardware_files)
+        res = {k: v for k, v in res.items() if k not in train_eval.DESCRIPTIVE}
         res = _with_inputs(res, axes, idx, cols, sc, kind, n)
         if opts.where:
             keep_mask = where_mask(res, opts.where)
