@@ -44,6 +44,11 @@ def _rows(name: str) -> tuple[dict, ...]:
     return tuple(csv.DictReader(text.splitlines()))
 
 
+def table1_rows() -> tuple[dict, ...]:
+    """Narayanan et al. 2021 Table 1 as published (planner/data/megatron_table1.csv)."""
+    return _rows("megatron_table1.csv")
+
+
 def gpt_spec(hidden: int, layers: int, heads: int, vocab: int = 51200, seq: int = 2048,
              name: str = "gpt") -> ModelSpec:
     """A GPT block stack as Narayanan et al. 2021 sec. 5.1 describe it (and MPT's benchmark
@@ -93,20 +98,26 @@ class Run:
         return row
 
 
+def _megatron(r: dict, recompute: str, sp: bool):
+    """Model, GPUs, batch, sequence and pinned layout of a Megatron reference row."""
+    h, L, a, s, V = (int(r[k]) for k in ("hidden_size", "n_layers", "attention_heads",
+                                         "seq_len", "vocab"))
+    pins = {"tp": int(r["tensor_parallel"]), "pp": int(r["pipeline_parallel"]), "cp": 1,
+            "ep": 1, "micro_batch": int(r["microbatch_size"]),
+            "interleave": int(r["interleave"]), "sequence_parallel": sp,
+            "recompute": recompute, "zero": 0, "precision": "bf16"}
+    return gpt_spec(h, L, a, V, s), int(r["n_gpus"]), int(r["global_batch_size"]), s, pins
+
+
 def _table1() -> list[Run]:
     out = []
     for i, r in enumerate(_rows("megatron_table1.csv")):
-        h, L, a, s, V = (int(r[k]) for k in ("hidden_size", "n_layers", "attention_heads",
-                                             "seq_len", "vocab"))
-        B, n = int(r["global_batch_size"]), int(r["n_gpus"])
+        spec, n, B, s, pins = _megatron(r, "full", False)
+        h, L, V = spec.d_model, spec.n_layers, spec.vocab_size
         eq3 = 96.0 * B * s * L * h * h * (1 + s / (6 * h) + V / (16 * L * h))  # Narayanan eq. 3
         step = eq3 / (float(r["tflops_per_gpu"]) * 1e12 * n)
-        pins = {"tp": int(r["tensor_parallel"]), "pp": int(r["pipeline_parallel"]), "cp": 1,
-                "ep": 1, "micro_batch": int(r["microbatch_size"]),
-                "interleave": int(r["interleave"]), "sequence_parallel": False,
-                "recompute": "full", "zero": 0, "precision": "bf16"}
         out.append(Run(f"Table 1 {r['params_billion']}B", "table1", "megatron-2021", i < 5,
-                       gpt_spec(h, L, a, V, s), "a100-80gb", n, B, s, pins, B * s / step / n,
+                       spec, "a100-80gb", n, B, s, pins, B * s / step / n,
                        1.0 if r["ddp_impl"] == "torch" else 0.0))
     return out
 
@@ -114,17 +125,11 @@ def _table1() -> list[Run]:
 def _korthikanti() -> list[Run]:
     out = []
     for r in _rows("megatron_korthikanti2022.csv"):
-        h, L, a, s, V = (int(r[k]) for k in ("hidden_size", "n_layers", "attention_heads",
-                                             "seq_len", "vocab"))
-        B, n = int(r["global_batch_size"]), int(r["n_gpus"])
         sp = r["sequence_parallel"] == "true"
-        pins = {"tp": int(r["tensor_parallel"]), "pp": int(r["pipeline_parallel"]), "cp": 1,
-                "ep": 1, "micro_batch": int(r["microbatch_size"]),
-                "interleave": int(r["interleave"]), "sequence_parallel": sp,
-                "recompute": r["recompute"], "zero": 0, "precision": "bf16"}
+        spec, n, B, s, pins = _megatron(r, r["recompute"], sp)
         mode = "SP+selective" if sp else "full"
         out.append(Run(f"Korthikanti {r['model']} {mode}", "korthikanti", "megatron-2021",
-                       False, gpt_spec(h, L, a, V, s), "a100-80gb", n, B, s, pins,
+                       False, spec, "a100-80gb", n, B, s, pins,
                        B * s / float(r["iteration_seconds"]) / n))
     return out
 

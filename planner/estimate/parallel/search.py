@@ -19,7 +19,7 @@ from planner.errors import PlannerError
 from planner.estimate.parallel import tables
 from planner.estimate.parallel.memory import plan_memory
 from planner.estimate.parallel.shape import shape_of
-from planner.estimate.parallel.space import DIMENSIONS, RECOMPUTE, plan_grid
+from planner.estimate.parallel.space import DIMENSIONS, RECOMPUTE, plan_grid, whole
 from planner.estimate.parallel.steptime import TERMS, hardware_flops_per_sequence, step_time
 from planner.hardware.device import Device
 from planner.model.spec import ModelSpec, active_params, flops_per_token_exact
@@ -45,15 +45,7 @@ def global_batch_sequences(global_batch=None, seq_len: int = 2048, tokens=None) 
             raise PlannerError(f"a global batch of {tokens:g} tokens is not a whole number of "
                                f"{seq_len}-token sequences")
         return int(n)
-    try:
-        n = int(global_batch)
-        ok = n == float(global_batch) and n >= 1
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise PlannerError(f"--global-batch must be a whole number of sequences >= 1, "
-                           f"got {global_batch!r}")
-    return n
+    return whole(global_batch, "--global-batch (sequences)")
 
 
 def model_flops_per_token(spec: ModelSpec, seq_len: int, method: str = "6nd") -> float:

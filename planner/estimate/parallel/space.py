@@ -49,6 +49,18 @@ def _values(pins: dict, key: str, default: list) -> list:
     return [v]
 
 
+def whole(value, what: str) -> int:
+    """`value` as a whole number >= 1, or PlannerError naming `what`."""
+    try:
+        iv = int(value)
+        ok = iv == float(value) and iv >= 1
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        raise PlannerError(f"{what} must be a whole number >= 1, got {value!r}")
+    return iv
+
+
 def check_pins(pins: dict, precisions: tuple[str, ...]) -> dict:
     """Pinned values converted and checked one by one (types and ranges)."""
     out = {}
@@ -62,14 +74,7 @@ def check_pins(pins: dict, precisions: tuple[str, ...]) -> dict:
         conv = []
         for v in vals:
             if key in INT_DIMS:
-                try:
-                    iv = int(v)
-                    ok = iv == float(v) and iv >= 1
-                except (TypeError, ValueError):
-                    ok = False
-                if not ok:
-                    raise PlannerError(f"{OPTION[key]} must be a whole number >= 1, got {v!r}")
-                conv.append(iv)
+                conv.append(whole(v, OPTION[key]))
             elif key == "sequence_parallel":
                 if isinstance(v, str):
                     if v.lower() not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
