@@ -78,3 +78,14 @@ def test_unknown_hardware_and_missing_batch(cli):
                           "--global-batch-tokens", "1000"), "whole number")
     assert_user_error(cli("parallel", "gpt2", "-H", "a100-80gb", "--gpus", "8",
                           "--global-batch", "8", "--framework", "megatron"), "framework")
+
+
+def test_several_gpu_counts_report_the_cheapest(cli):
+    """Fastest = least wall-clock; cheapest = fewest GPU-seconds per token."""
+    r = cli("parallel", "llama-2-7b", "-H", "a100-80gb", "--gpus", "64,256,1024",
+            "--global-batch", "512", "--seq", "4096")
+    assert r.code == 0, r.err
+    assert "64 / 256 / 1,024" in r.out and "Cheapest" in r.out
+    plans = cli("parallel", "llama-2-7b", "-H", "a100-80gb", "--gpus", "64,256,1024",
+                "--global-batch", "512", "--seq", "4096", "--json").json()
+    assert plans[0]["gpus"] == 1024

@@ -48,18 +48,20 @@ def _seconds(x: float) -> str:
 def render(r: dict) -> str:
     from planner.units import format_bytes, format_int
     h = r["inputs"]
-    lines = [f"{h['model']} on {format_int(h['gpus'])} x {h['hardware']}: global batch "
+    many = isinstance(h["gpus"], list)
+    gpus = " / ".join(format_int(g) for g in h["gpus"]) if many else format_int(h["gpus"])
+    lines = [f"{h['model']} on {gpus} x {h['hardware']}: global batch "
              f"{format_int(h['global_batch'])} x {format_int(h['seq_len'])} tokens; framework "
              f"{h['framework']} (kappa {h['kappa']:.3g})",
              f"{format_int(r['evaluated'])} valid plans evaluated, {format_int(r['fitting'])} fit "
              f"in {format_bytes(h['memory_bytes'])} per GPU.", ""]
-    head = (f"{'#':>2}  {'tp':>3} {'pp':>3} {'dp':>5} {'cp':>3} {'ep':>3} {'mb':>3} {'v':>2} "
+    head = (f"{'#':>2}  " + (f"{'gpus':>6} " if many else "") + f"{'tp':>3} {'pp':>3} {'dp':>5} {'cp':>3} {'ep':>3} {'mb':>3} {'v':>2} "
             f"{'sp':>2} {'recompute':>9} {'zero':>4} {'prec':>4}  {'step':>9} {'tokens/s':>10} "
             f"{'MFU':>6} {'HFU':>6} {'TFLOP/s':>7} {'memory':>8}")
     lines.append(head)
     for i, p in enumerate(r["plans"], 1):
         lines.append(
-            f"{i:>2}  {p['tp']:>3} {p['pp']:>3} {p['dp']:>5} {p['cp']:>3} {p['ep']:>3} "
+            f"{i:>2}  " + (f"{p['gpus']:>6} " if many else "") + f"{p['tp']:>3} {p['pp']:>3} {p['dp']:>5} {p['cp']:>3} {p['ep']:>3} "
             f"{p['micro_batch']:>3} {p['interleave']:>2} {'y' if p['sequence_parallel'] else 'n':>2} "
             f"{p['recompute']:>9} {p['zero']:>4} {p['precision']:>4}  "
             f"{_seconds(p['step_seconds']):>9} {p['tokens_per_s']:>10,.0f} "
@@ -96,7 +98,7 @@ def render(r: dict) -> str:
               help="GPU count, or several comma-separated (the cheapest is then reported too).")
 @click.option("--global-batch", "-b", metavar="B",
               help="Global batch in sequences (or give --global-batch-tokens).")
-@click.option("--global-batch-tokens", metavar="T", help="Global batch in tokens (e.g. 4M).")
+@click.option("--global-batch-tokens", metavar="T", help="Global batch in tokens (e.g. 4194304).")
 @click.option("--seq", "-s", metavar="S", help="Sequence length (default: the model's context).")
 @pin_options
 @click.option("--framework", default=None,
@@ -113,7 +115,7 @@ def parallel(model, hardware, hardware_files, gpus, global_batch, global_batch_t
 
     \b
       planner parallel gpt3-175b --hardware a100-80gb --gpus 1024 --global-batch 1536 --seq 2048
-      planner parallel llama-2-70b -H h100-sxm --gpus 512 --global-batch-tokens 4M --tp 8
+      planner parallel llama-2-70b -H h100-sxm --gpus 512 --global-batch-tokens 4194304 --tp 8
     """
     from planner.cli.infer import parse_tokens
     from planner.estimate.parallel import global_batch_sequences, search, tables

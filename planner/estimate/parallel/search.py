@@ -176,7 +176,7 @@ def search(spec: ModelSpec, device: Device, gpus, global_batch: int, seq_len: in
         idx = np.flatnonzero(fits)
         order = idx[np.lexsort((plans["memory_per_gpu_bytes"][idx],
                                 plans["step_seconds"][idx]))]
-        gpu_s = plans["gpus"][idx] * plans["step_seconds"][idx] / plans["tokens_per_s"][idx]
+        gpu_s = plans["gpus"][idx] / plans["tokens_per_s"][idx]  # GPU-seconds per token
         cheapest = int(idx[np.argmin(gpu_s)])
     elif require_fit:
         i = int(np.argmin(plans["memory_per_gpu_bytes"]))
@@ -204,3 +204,29 @@ def predicted_utilisation(spec: ModelSpec, device: Device, gpus: int, global_bat
     best = search(spec, device, gpus, global_batch, seq_len, pins, top=1, **kw)["fastest"]
     return {"mfu": best["mfu"], "hfu": best["hfu"], "step_seconds": best["step_seconds"],
             "tokens_per_s": best["tokens_per_s"], "plan": best}
+
+
+def best_by_gpus(spec: ModelSpec, device: Device, gpus, global_batch: int, seq_len: int,
+                 pins: dict | None = None, **kw) -> dict:
+    """The fastest fitting plan at each GPU count in `gpus` (for the deadline solver: scaling
+    losses and the global-batch limit on DP show as tokens_per_s that stops growing).
+
+    Returns arrays aligned with `gpus`: gpus, tokens_per_s, step_seconds, mfu, hfu (NaN where no
+    plan is valid or fits), and lists: plan (row dict or None), reason (None or why not)."""
+    counts = np.atleast_1d(np.asarray(gpus)).astype(int)
+    cols = {k: np.full(len(counts), np.nan) for k in ("tokens_per_s", "step_seconds", "mfu",
+                                                      "hfu")}
+    plan, reason = [], []
+    for i, n in enumerate(counts):
+        try:
+            best = search(spec, device, int(n), global_batch, seq_len, pins, top=1,
+                          **kw)["fastest"]
+        except PlannerError as exc:
+            plan.append(None)
+            reason.append(str(exc))
+            continue
+        for k in cols:
+            cols[k][i] = best[k]
+        plan.append(best)
+        reason.append(None)
+    return {"gpus": counts, **cols, "plan": plan, "reason": reason}
