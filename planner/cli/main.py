@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "params": ("params", "Parameter count, breakdown and neurons of a model."),
     "hardware": ("hardware", "List hardware profiles, or show one."),
     "train": ("train", "Training FLOPs, time, cost, energy and memory; solves for GPUs."),
+    "parallel": ("parallel", "Best parallel layouts: step time, MFU/HFU, memory, breakdown."),
     "optimal": ("optimal", "Compute-optimal model size and tokens for a FLOPs budget."),
     "infer": ("infer", "Can it run locally? Inference memory, fit verdict and tokens/s."),
     "finetune": ("finetune", "Memory and fit of full, LoRA or QLoRA fine-tuning on a device."),
