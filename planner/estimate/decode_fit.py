@@ -35,7 +35,7 @@ REFERENCE = "reference/local_speed_xiongjiedai.csv"
 # fields move only the rows of that family (F16 or Q4_K_M, the two the data holds).
 DECODE_PARAMS = {
     "llama.cpp-cuda": [("bandwidth_fraction", None), ("bandwidth_fraction_hbm", None),
-                       ("alu_flop_per_weight", "kquant"), ("layer_overhead_s", None),
+                       ("layer_overhead_s", None),
                        ("token_overhead_s", None), ("attention_bandwidth_fraction", None)],
     "llama.cpp-metal": [("bandwidth_fraction", None), ("alu_flop_per_weight", "kquant"),
                         ("layer_overhead_s", None), ("token_overhead_s", None),
@@ -199,15 +199,21 @@ def current_constants() -> dict:
     return out
 
 
-def fit(rows: Rows, start: dict | None = None) -> dict:
-    """Constants fitted on `rows`: decode per backend, then prefill (decode fixed)."""
+def fit(rows: Rows, start: dict | None = None, backends=None) -> dict:
+    """Constants fitted on `rows`: decode per backend, then prefill (decode fixed); only
+    `backends` (default all) are refitted, the others keep `start`."""
     start = start or current_constants()
-    consts: dict = {}
+    consts: dict = {k: v for k, v in start.items() if backends is not None
+                    and k[0] not in backends}
     for name, fields in DECODE_PARAMS.items():
+        if backends is not None and name not in backends:
+            continue
         mine = rows.backend == name
         params = [(name, f, fam) for f, fam in fields]
         consts = _fit(rows, params, consts, predict_decode, rows.tg, mine & rows.use_tg, start)
     for name, fields in PREFILL_PARAMS.items():
+        if backends is not None and name not in backends:
+            continue
         mine = rows.backend == name
         params = [(name, f, fam) for f, fam in fields]
         consts = _fit(rows, params, consts, predict_prefill, rows.pp, mine & rows.use_pp,
@@ -215,15 +221,18 @@ def fit(rows: Rows, start: dict | None = None) -> dict:
     return consts
 
 
-def leave_one_device_out(rows: Rows | None = None, start: dict | None = None) -> dict:
-    """Predicted tg and pp of every row by constants fitted without its device."""
+def leave_one_device_out(rows: Rows | None = None, start: dict | None = None,
+                         devices=None) -> dict:
+    """Predicted tg and pp of every row (of `devices`, default all) by constants fitted
+    without its device.  Constants are per backend, so only the held-out device's backend is
+    refitted: the others cannot change its prediction."""
     rows = load_rows() if rows is None else rows
     start = start or current_constants()
     tg = np.full(len(rows), np.nan)
     pp = np.full(len(rows), np.nan)
-    for dev in np.unique(rows.device):
+    for dev in (np.unique(rows.device) if devices is None else devices):
         held = rows.device == dev
-        consts = fit(rows.take(~held), start)
+        consts = fit(rows.take(~held), start, backends={rows.backend[held][0]})
         be = with_constants(rows, consts)
         tg[held] = predict_decode(rows, be)[held]
         pp[held] = predict_prefill(rows, be)[held]
@@ -260,10 +269,13 @@ def summary(table: list[dict], key: str, where=None) -> dict:
 
 def main(argv=None) -> None:  # pragma: no cover - a maintenance script
     rows = load_rows()
-    consts = fit(rows)
-    for (name, field, fam), v in consts.items():
-        print(f"{name:16s} {field:30s} {str(fam):7s} {v:.4g}")
-    table = error_table(rows, leave_one_device_out(rows, consts))
+    shipped = current_constants()
+    consts = fit(rows, shipped)
+    print("fitted on the whole subset (data file value in brackets):")
+    for key, v in consts.items():
+        name, field, fam = key
+        print(f"  {name:16s} {field:37s} {str(fam):7s} {v:.4g}  [{shipped[key]:.4g}]")
+    table = error_table(rows, leave_one_device_out(rows, shipped))
     for key in ("tg", "pp"):
         print(key, summary(table, key))
         for be in ("llama.cpp-cuda", "llama.cpp-metal"):
