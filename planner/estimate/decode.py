@@ -50,11 +50,11 @@ import functools
 import math
 import tomllib
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-from planner.errors import PlannerError, unknown
+from planner.errors import unknown
 from planner.resources import data_dir
 
 BACKEND_FILE = "decode_backends.toml"
@@ -114,10 +114,6 @@ class Backend:
     alu_peak: str = "fp32"
     accumulate_boost: float = 1.0     # matmul peak multiplier on `boost_categories`
     boost_categories: tuple = ()
-
-    @property
-    def per_family(self) -> tuple[str, ...]:
-        return ("alu_flop_per_weight", "matmul_fraction")
 
 
 _NUMERIC = ("bandwidth_fraction", "bandwidth_fraction_hbm", "layer_overhead_s",
@@ -408,7 +404,8 @@ def device_speed(spec, quant: str, device, context=4096, prompt=512, batch=1,
     """Decode and prefill speed of `spec` at `quant` on `device` (arrays broadcast over
     context, prompt and batch): decode tokens/s per sequence and in all at `context` cached
     tokens, prefill tokens/s of a `prompt` from an empty cache, time to first token (the
-    prefill plus one decode step), the backend and the decode bound."""
+    prefill: the first token is sampled from its last logits), the backend and the decode
+    bound."""
     name = backend_name or backend_for(device)
     be = backend(name, quant, overrides)
     hw = hardware_terms(device, be)
@@ -419,7 +416,7 @@ def device_speed(spec, quant: str, device, context=4096, prompt=512, batch=1,
             "throughput_tokens_per_s": dec["throughput_tokens_per_s"],
             "decode_seconds_per_step": dec["seconds"], "decode_bound": dec["bound"],
             "prefill_tokens_per_s": pre["tokens_per_s"],
-            "time_to_first_token_s": pre["seconds"] + dec["seconds"],
+            "time_to_first_token_s": pre["seconds"],
             "bytes_per_token": (dec["weight_bytes_read"] + dec["kv_bytes_read"])
             / np.asarray(batch, dtype=float)}
 
@@ -444,6 +441,3 @@ def validate_backend_table(data: dict | None = None) -> list[str]:
                 bad.append(f"{name}: matmul_fraction {v} outside (0, 1]")
     return bad
 
-
-def _iter_names(names: str | Iterable[str]) -> list[str]:
-    return [names] if isinstance(names, str) else list(names)

@@ -29,11 +29,6 @@ LLAMA_CPP_QUANTS = ("fp16", "Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q4_K_M", "Q4_K_
                     "Q3_K_L", "Q3_K_M", "Q3_K_S", "Q2_K")
 
 
-def _backend_kind(name: str) -> tuple[bool, str]:
-    """(shared memory?, backend) of a backend name."""
-    return name != "llama.cpp-cuda", name
-
-
 def need_bytes(spec, quants: Sequence[str], context, backend_name: str, batch=1,
                kv_type: str = "f16", flash_attention: bool = True, era: str = "current"):
     """Bytes that must fit the device's usable memory, one per quantisation (array), with every
