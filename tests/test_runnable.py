@@ -62,3 +62,18 @@ def test_max_context_is_the_largest_that_fits():
     need = R.need_bytes(zoo.get("llama-3.1-8b"), [row["quant"]], [n, n + 64],
                         "llama.cpp-cuda")
     assert need[0] <= usable < need[1]
+
+
+def test_bad_input_is_a_clear_error():
+    from planner.errors import PlannerError
+    spec = zoo.get("llama-2-7b")
+    with pytest.raises(PlannerError, match="exceeds llama-2-7b's 4,096 tokens"):
+        R.requirements(spec, context=8192)
+    with pytest.raises(PlannerError, match="quantisation 'Q4_K_N'.*Q4_K_M"):
+        R.requirements(spec, "Q4_K_N")
+    with pytest.raises(PlannerError, match="minimum speed"):
+        R.runnable_models(get_device("rtx-4090"), [spec], min_speed=-1)
+    with pytest.raises(PlannerError, match="sort"):
+        R.runnable_models(get_device("rtx-4090"), [spec], sort="size")
+    # a context filter drops the models that cannot hold it
+    assert R.runnable_models(get_device("rtx-4090"), [spec], context=8192) == []

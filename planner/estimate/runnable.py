@@ -21,6 +21,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from planner.errors import PlannerError
 from planner.estimate import decode, inference
 from planner.estimate.quant import canonical_quant, weight_bytes
 
@@ -71,11 +72,16 @@ def _max_context(spec, quants, usable, backend_name, batch, kv_type, flash_atten
 
 
 def default_context(spec, context=None) -> int:
-    """The context a plan assumes: the given one, else min(model context, 4096) (llama.cpp's
-    default n_ctx in inference.toml [speed])."""
-    if context is not None:
-        return int(context)
-    return int(min(spec.context, inference.inference_data()["speed"]["default_context"]))
+    """The context a plan assumes: the given one (a whole number >= 1, at most the model's),
+    else min(model context, 4096) (llama.cpp's default n_ctx, inference.toml [speed])."""
+    if context is None:
+        return int(min(spec.context, inference.inference_data()["speed"]["default_context"]))
+    if isinstance(context, bool) or not isinstance(context, (int, np.integer)) or context < 1:
+        raise PlannerError(f"context must be a whole number of tokens >= 1, got {context!r}")
+    if context > spec.context:
+        raise PlannerError(f"context {context:,} exceeds {spec.name}'s {spec.context:,} tokens "
+                           f"(valid: 1 to {spec.context:,})")
+    return int(context)
 
 
 def runnable_models(device, specs: Iterable, context=None, min_speed: float | None = None,
@@ -90,6 +96,15 @@ def runnable_models(device, specs: Iterable, context=None, min_speed: float | No
     `prompt`.  Models that fit no quantisation are left out.  `sort`: "quality" (parameters,
     then bits per weight, descending) or "speed" (decode, descending).  Units: bytes, tokens,
     tokens/s."""
+    if min_speed is not None and not (isinstance(min_speed, (int, float)) and min_speed > 0):
+        raise PlannerError(f"minimum speed must be a number of tokens/s > 0, got {min_speed!r}")
+    if sort not in ("quality", "speed"):
+        raise PlannerError(f"sort must be 'quality' or 'speed', got {sort!r}")
+    if context is not None:
+        if isinstance(context, bool) or not isinstance(context, (int, np.integer)) or \
+                context < 1:
+            raise PlannerError(f"context must be a whole number of tokens >= 1, got "
+                               f"{context!r}")
     name = decode.backend_for(device)
     shared = bool(device.unified_memory)
     usable = float(inference.usable_bytes(device.memory_bytes, shared, inference.parse_reserve(
@@ -97,9 +112,9 @@ def runnable_models(device, specs: Iterable, context=None, min_speed: float | No
     qs = [canonical_quant(q) for q in quants]
     rows: list[dict[str, Any]] = []
     for spec in specs:
+        if context is not None and context > spec.context:
+            continue                  # the context filter: models that cannot hold it drop out
         ctx = default_context(spec, context)
-        if ctx > spec.context:
-            continue
         need = need_bytes(spec, qs, ctx, name, batch, kv_type, flash_attention, era)
         fits = need <= usable
         if not fits.any():
