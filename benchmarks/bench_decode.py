@@ -12,22 +12,12 @@ import os
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(var, "1")
 
-import time  # noqa: E402
-
 import numpy as np  # noqa: E402
 
+from bench_train_api import best_of  # noqa: E402  (benchmarks/ is on sys.path when run)
 from planner.estimate import decode as D, runnable as R  # noqa: E402
 from planner.hardware import devices, get_device  # noqa: E402
 from planner.model import zoo  # noqa: E402
-
-
-def best_of(fn, n=3):
-    times = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def main() -> None:
@@ -43,11 +33,11 @@ def main() -> None:
     ctx = rng.uniform(0, 32768, n)
     batch = rng.integers(1, 64, n).astype(float)
     w = D.workload(zoo.get("llama-3-8b"), "Q4_K_M")
-    t_dec = best_of(lambda: D.decode_rate(w, hw, be, ctx, batch))
-    t_pre = best_of(lambda: D.prefill_time(w, hw, be, ctx + 1, 0, batch))
+    t_dec = best_of(lambda: D.decode_rate(w, hw, be, ctx, batch), 3)
+    t_pre = best_of(lambda: D.prefill_time(w, hw, be, ctx + 1, 0, batch), 3)
     specs = list(zoo.models().values())
-    t_run = best_of(lambda: R.runnable_models(get_device("rtx-3060-12gb"), specs), 1)
-    t_req = best_of(lambda: R.requirements(zoo.get("llama-3-8b")), 1)
+    t_run = best_of(lambda: R.runnable_models(get_device("rtx-3060-12gb"), specs), 3)
+    t_req = best_of(lambda: R.requirements(zoo.get("llama-3-8b")), 3)
     print(f"{'what':44s} {'seconds':>9s} {'plans/s':>12s}")
     print(f"{'decode_rate, 1M plans':44s} {t_dec:9.3f} {n / t_dec:12,.0f}")
     print(f"{'prefill_time, 1M plans':44s} {t_pre:9.3f} {n / t_pre:12,.0f}")

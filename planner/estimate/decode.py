@@ -36,12 +36,14 @@ bandwidths, peaks, context, batch, ... may be arrays, and a `Workload` or `Backe
 arrays (one element per model x quant, or per device).
 
 Adding a serving engine (vLLM, TensorRT-LLM): add a ``[backend.NAME]`` table with
-`matvec_max_tokens = 0` (every step is a GEMM, weights read once per step for the whole batch),
-`dequant_to_f16 = false` (fused int4/fp8 kernels), its `matmul_peak` precision ("fp8"),
-`step_overhead_s` (scheduler + launch per step), `allreduce_latency_s`, and per-family
-`matmul_fraction`; call `step_time(..., batch=b, tp=t)` with `hardware_terms(device, backend)`
-(the link bandwidth comes from the device's `scale_up_gbs`).  KV in fp8 is the Workload's
-`kv_type`.  Units: bytes, seconds, FLOP, FLOP/s, bytes/s, W.
+`matvec_max_tokens = 0` (every step is a GEMM, weights read once per step for the whole batch;
+the GEMM regime's `prefill_layer_overhead_s` and `prefill_step_overhead_s` are then the
+per-layer and per-step costs: scheduler, launches), `dequant_to_f16 = 0` (fused int4/fp8
+kernels), its `matmul_peak` precision ("fp8", "fp4"), `allreduce_latency_s`, and per-family
+`matmul_fraction`; call `step_time(w, hw, be, batch=b, context=c, tp=t)` with
+`hw = hardware_terms(device, be)` (the link bandwidth is the device's `scale_up_gbs`; NaN
+there makes a TP > 1 step NaN, i.e. unknown).  KV in fp8 is `workload(spec, q, kv_type="fp8")`.
+Units: bytes, seconds, FLOP, FLOP/s, bytes/s, W.
 """
 from __future__ import annotations
 
