@@ -42,8 +42,13 @@ class NameIndex:
                 self.all_names.append(alias)
 
     def find(self, name: str) -> str | None:
-        hit = self.strict.get(strict_key(name))
-        if hit is None:
-            hits = self.loose.get(loose_key(name), set())
-            hit = next(iter(hits)) if len(hits) == 1 else None
-        return hit
+        return lookup(self.strict, self.loose, name)
+
+
+def lookup(strict: dict[str, str], loose: dict[str, set[str]], name: str) -> str | None:
+    """The strict match of `name`, else its loose match when that names one entry."""
+    hit = strict.get(strict_key(name))
+    if hit is None:
+        hits = loose.get(loose_key(name), set())
+        hit = next(iter(hits)) if len(hits) == 1 else None
+    return hit

@@ -156,17 +156,21 @@ def test_rtx_4090_llama2_7b_q4_0_within_1_5x_of_benchmark():
     """XiongjieDai/GPU-Benchmarks-on-LLM-Inference (README 'Overview', Dec 2023, llama.cpp
     CUDA, 1x RTX 4090): LLaMA 2 7B Q4_0 text generation 149.37 tokens/s.
     https://github.com/XiongjieDai/GPU-Benchmarks-on-LLM-Inference  Tolerance: factor 1.5."""
-    r = plan_inference(L7, get_device("rtx-4090"), "Q4_0", context=128, search_devices=False)
+    r = plan_inference(L7, get_device("rtx-4090"), "Q4_0", context=128, search_devices=False,
+                       flash_attention=False)
     assert 149.37 / 1.5 <= r["decode_tokens_per_s"] <= 149.37 * 1.5
-    # prefill, same source: 5531.19 tokens/s prompt processing; same factor
+    # prefill, same source: 5531.19 tokens/s prompt processing of 512 tokens; same factor
+    r = plan_inference(L7, get_device("rtx-4090"), "Q4_0", context=512, prompt=512,
+                       search_devices=False, flash_attention=False)
     assert 5531.19 / 1.5 <= r["prefill_tokens_per_s"] <= 5531.19 * 1.5
 
 
 def test_m1_max_decode_matches_llama_cpp_4167():
-    """llama.cpp discussion #4167: M1 Max (400 GB/s), Llama-2-7B Q4_0 tg128 61.19 t/s;
-    the default efficiency 0.6 comes from this table, so the check is tight (10 %)."""
+    """llama.cpp discussion #4167: M1 Max (400 GB/s), Llama-2-7B Q4_0 tg128 61.19 t/s.  Not
+    in the fit (which saw Llama 3 at Q4_K_M/F16 only); the legacy-quant ALU cost in
+    decode_backends.toml is bounded by this table, so the check is tight (10 %)."""
     r = plan_inference(L7, get_device("m1-max-32gb"), "Q4_0", context=128,
-                       search_devices=False)
+                       search_devices=False, flash_attention=False)
     assert r["decode_tokens_per_s"] == pytest.approx(61.19, rel=0.10)
 
 

@@ -16,17 +16,13 @@ Memory
                programs keep: by default macOS's split (1/3 up to 32 GiB, 1/4 above),
                overridable (`reserve=2e9` bytes or `reserve="25%"`).
 
-Speed (roofline: Williams, Waterman & Patterson 2009, "Roofline: an insightful visual
-performance model", CACM 52(4))
-  decode       each generated token reads every weight once (active experts only for MoE) plus
-               its KV cache, and does ~2 FLOP per weight: arithmetic intensity ~1-2 FLOP/byte at
-               batch 1, far below any GPU's ridge point, so decoding is memory-bandwidth bound
-               (Pope et al. 2022 sec. 2-3; Kim et al. 2023, "SqueezeLLM", sec. 3 "memory wall").
-               tokens/s = efficiency x bandwidth / bytes per token.
-  prefill      compute bound: tokens/s = efficiency x peak FLOP/s / forward FLOPs per token
-               (Hoffmann et al. 2022 App. F counting).
-  batching     a step of B sequences reads the weights once and every sequence's KV; it turns
-               compute bound at the batch where B x FLOPs/peak = bytes/bandwidth.
+Speed: `planner.estimate.decode` - the step model shared with serving (decode and prefill
+  time = weights read at a fitted fraction of bandwidth, or their dequantisation work, + the
+  KV/attention terms + per-layer and per-step overheads; prefill as GEMMs at a fitted fraction
+  of the matmul peak, capped by board power).  Constants per backend (llama.cpp CUDA, Metal,
+  CPU) in planner/data/decode_backends.toml, fitted on public llama-bench tables and reported
+  with leave-one-device-out error.  `decode_tokens_per_s` / `prefill_tokens_per_s` remain the
+  bare rooflines (efficiency x peak / work) for callers that want them.
 
 Every function broadcasts over numpy arrays of context, batch, bandwidth, ... (one call prices
 one plan or a sweep); `plan_inference` assembles the record the CLI prints.
@@ -39,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from planner.errors import PlannerError
+from planner.estimate import decode
 from planner.hardware.profiles import Device
 from planner.model.spec import ModelSpec, forward_flops_per_token, kv_bytes_per_token
 from planner.estimate.quant import (GGUF_TYPES, SIMPLE_TYPES, canonical_quant, inference_data,
@@ -174,37 +171,54 @@ def weights_read_per_step(spec: ModelSpec, quant: str, batch=1, era: str = "curr
     """Weight bytes one decode step reads: everything but the embedding tables (one row per
     token), and for MoE only the experts the batch routes to - expected distinct experts of
     B tokens with top-k routing among E, assuming uniform independent routing:
-    E x (1 - (1 - k/E)^B)."""
-    wb = weight_bytes(spec, quant, era)
-    b = np.asarray(batch, dtype=float)
-    dense = wb.total - wb.embedding - wb.routed_experts
-    if not spec.is_moe or wb.routed_experts == 0:
-        return dense + 0.0 * b
-    k, e = spec.experts_per_token, spec.n_experts
-    touched = 1.0 - (1.0 - k / e) ** np.maximum(b, 1.0)
-    return dense + wb.routed_experts * touched
+    E x (1 - (1 - k/E)^B)  (`decode.Workload.bytes_read`)."""
+    return decode.workload(spec, quant, era=era).bytes_read(batch)
 
 
-def decode_step(spec: ModelSpec, quant: str, context, batch, bandwidth, peak,
-                decode_efficiency=0.6, prefill_efficiency=0.5, kv_type: str = "f16",
-                era: str = "current") -> dict[str, Any]:
-    """One decode step of `batch` sequences at `context` tokens: bytes read, FLOPs, the
-    memory and compute times (roofline: the step takes the longer), per-sequence and
-    aggregate tokens/s."""
+def speed_inputs(spec: ModelSpec, quant: str, bandwidth=None, peak=None,
+                 decode_efficiency=None, prefill_efficiency=None, kv_type: str = "f16",
+                 era: str = "current", device: Device | None = None, backend: str | None = None):
+    """(Workload, HardwareTerms, Backend) for the step model.  With a `device` its figures and
+    its backend's fitted constants are used; without one, `bandwidth` and `peak` describe a
+    device priced with the llama.cpp CUDA constants (peak doubles as the vector peak).  A
+    given `decode_efficiency` replaces the fitted bandwidth fraction, `prefill_efficiency`
+    the fitted matmul fraction (user overrides, arrays allowed)."""
+    name = backend or (decode.backend_for(device) if device is not None else "llama.cpp-cuda")
+    over: dict[str, Any] = {}
+    if decode_efficiency is not None:
+        over["bandwidth_fraction"] = over["bandwidth_fraction_hbm"] = np.asarray(
+            decode_efficiency, dtype=float)
+    if prefill_efficiency is not None:
+        over["matmul_fraction"] = np.asarray(prefill_efficiency, dtype=float)
+    be = decode.backend(name, quant, over)
+    if device is not None:
+        hw = decode.hardware_terms(device, be)
+    else:
+        hw = decode.HardwareTerms(bandwidth=np.asarray(bandwidth, dtype=float),
+                                  matmul_peak=np.asarray(peak, dtype=float),
+                                  alu_peak=np.asarray(peak, dtype=float), tdp_w=math.inf,
+                                  hbm=0.0)
+    return decode.workload(spec, quant, kv_type, era), hw, be
+
+
+def decode_step(spec: ModelSpec, quant: str, context, batch, bandwidth=None, peak=None,
+                decode_efficiency=None, prefill_efficiency=None, kv_type: str = "f16",
+                era: str = "current", *, device: Device | None = None,
+                backend: str | None = None, flash_attention: bool = True) -> dict[str, Any]:
+    """One decode step of `batch` sequences at `context` cached tokens, by the step model of
+    `planner.estimate.decode` (bandwidth roofline at a fitted fraction, dequantisation work,
+    attention, per-layer and per-step overheads): bytes read, the memory and compute times,
+    seconds per step, per-sequence and aggregate tokens/s, and the bound."""
+    w, hw, be = speed_inputs(spec, quant, bandwidth, peak, decode_efficiency,
+                             prefill_efficiency, kv_type, era, device, backend)
     b = np.asarray(batch, dtype=float)
-    w_read = weights_read_per_step(spec, quant, b, era)
-    kv_read = kv_cache_bytes(spec, context, b, kv_type)
-    step_bytes = w_read + kv_read
-    flops = b * forward_flops(spec, context)
-    t_mem = step_bytes / (np.asarray(decode_efficiency) * np.asarray(bandwidth, dtype=float))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t_comp = flops / (np.asarray(prefill_efficiency) * np.asarray(peak, dtype=float))
-    t_comp = np.nan_to_num(t_comp, nan=0.0)
-    t = np.maximum(t_mem, t_comp)
+    s = decode.decode_rate(w, hw, be, context, b, flash_attention=flash_attention)
+    step_bytes = s["weight_bytes_read"] + s["kv_bytes_read"]
     return {"bytes_per_step": step_bytes, "bytes_per_token": step_bytes / b,
-            "t_memory": t_mem, "t_compute": t_comp, "seconds_per_step": t,
-            "tokens_per_s": 1.0 / t, "throughput_tokens_per_s": b / t,
-            "compute_bound": t_comp > t_mem}
+            "t_memory": s["memory_s"], "t_compute": s["compute_s"],
+            "seconds_per_step": s["seconds"], "tokens_per_s": s["tokens_per_s"],
+            "throughput_tokens_per_s": s["throughput_tokens_per_s"],
+            "compute_bound": s["compute_s"] > s["memory_s"], "bound": s["bound"]}
 
 
 def roofline_batch(weight_bytes_read, flops_per_token, bandwidth, peak, decode_efficiency=0.6,
@@ -233,17 +247,26 @@ def _largest_int(ok, lo: int, hi: int) -> int:
     return good
 
 
-def time_to_first_token(spec: ModelSpec, quant: str, prompt, bandwidth, peak,
-                        decode_efficiency=0.6, prefill_efficiency=0.5, era: str = "current"):
-    """Prompt processing time: prompt x forward FLOPs / (efficiency x peak), but never less
-    than one read of the weights."""
-    p = np.asarray(prompt, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t_comp = p * forward_flops(spec, p) / (np.asarray(prefill_efficiency) *
-                                               np.asarray(peak, dtype=float))
-    t_mem = weights_read_per_step(spec, quant, np.minimum(p, 512), era) / (
-        np.asarray(decode_efficiency) * np.asarray(bandwidth, dtype=float))
-    return np.maximum(np.nan_to_num(t_comp, nan=np.inf), t_mem)
+def time_to_first_token(spec: ModelSpec, quant: str, prompt, bandwidth=None, peak=None,
+                        decode_efficiency=None, prefill_efficiency=None, era: str = "current",
+                        *, device: Device | None = None, backend: str | None = None,
+                        kv_type: str = "f16", flash_attention: bool = True):
+    """Seconds to process a `prompt` from an empty cache (the first token's logits come with
+    the prompt's last micro-batch): `decode.prefill_time`."""
+    w, hw, be = speed_inputs(spec, quant, bandwidth, peak, decode_efficiency,
+                             prefill_efficiency, kv_type, era, device, backend)
+    return decode.prefill_time(w, hw, be, prompt, flash_attention=flash_attention)["seconds"]
+
+
+def prefill_rate(spec: ModelSpec, quant: str, prompt, *, device: Device | None = None,
+                 bandwidth=None, peak=None, decode_efficiency=None, prefill_efficiency=None,
+                 kv_type: str = "f16", era: str = "current", backend: str | None = None,
+                 flash_attention: bool = True):
+    """Prompt tokens/s of a `prompt` from an empty cache (`decode.prefill_time`)."""
+    w, hw, be = speed_inputs(spec, quant, bandwidth, peak, decode_efficiency,
+                             prefill_efficiency, kv_type, era, device, backend)
+    return decode.prefill_time(w, hw, be, prompt, flash_attention=flash_attention)[
+        "tokens_per_s"]
 
 
 # --- device helpers --------------------------------------------------------------------------
@@ -316,10 +339,10 @@ def plan_inference(spec: ModelSpec, device: Device, quant: str = "Q4_K_M",
     _check_positive("context", context)
     _check_positive("batch", batch)
     _check_positive("prompt", prompt)
-    eff = c["speed"]["decode_efficiency"] if efficiency is None else efficiency
-    peff = c["speed"]["prefill_efficiency"] if prefill_efficiency is None else prefill_efficiency
-    _check_efficiency("efficiency", eff)
-    _check_efficiency("prefill efficiency", peff)
+    if efficiency is not None:
+        _check_efficiency("efficiency", efficiency)
+    if prefill_efficiency is not None:
+        _check_efficiency("prefill efficiency", prefill_efficiency)
     kv_bpe = kv_bytes_per_element(kv_type)
     reserve = parse_reserve(reserve)
     shared = bool(device.unified_memory)
@@ -329,8 +352,14 @@ def plan_inference(spec: ModelSpec, device: Device, quant: str = "Q4_K_M",
                                       era)
     compute = compute_buffer_bytes(spec, context, batch, flash_attention)
     runtime = float(runtime_bytes(shared))
-    bw, peak = device.bandwidth_bytes_per_s, prefill_peak(device, q)
-    step = decode_step(spec, q, context, batch, bw, peak, eff, peff, kv_type, era)
+    work, hw, be = speed_inputs(spec, q, decode_efficiency=efficiency,
+                                prefill_efficiency=prefill_efficiency, kv_type=kv_type, era=era,
+                                device=device)
+    bw, peak = device.bandwidth_bytes_per_s, float(hw.matmul_peak)
+    eff = float(be.bandwidth_fraction_hbm if hw.hbm else be.bandwidth_fraction)
+    peff = float(be.matmul_fraction)
+    step = decode.decode_rate(work, hw, be, context, batch, flash_attention=flash_attention)
+    pre = decode.prefill_time(work, hw, be, prompt, flash_attention=flash_attention)
     prefill_fpt = float(forward_flops(spec, prompt))
 
     def fits_ctx(n: int) -> bool:
@@ -342,8 +371,8 @@ def plan_inference(spec: ModelSpec, device: Device, quant: str = "Q4_K_M",
                                   era)[3]) <= usable
 
     def compute_bound(n: int) -> bool:
-        s = decode_step(spec, q, context, n, bw, peak, eff, peff, kv_type, era)
-        return bool(s["compute_bound"])
+        st = decode.decode_rate(work, hw, be, context, n, flash_attention=flash_attention)
+        return bool(st["compute_s"] > st["memory_s"])
 
     max_context = max(_largest_int(fits_ctx, 1, spec.context), 0)
     max_batch = max(_largest_int(fits_batch, 1, 2**16), 0)
@@ -370,7 +399,7 @@ def plan_inference(spec: ModelSpec, device: Device, quant: str = "Q4_K_M",
         data = weight_bytes(spec, qq, era).total + float(kv)
         gpus[canonical_quant(qq)] = int(math.ceil(data / per_gpu)) if per_gpu > 0 else None
 
-    ttft = float(time_to_first_token(spec, q, prompt, bw, peak, eff, peff, era))
+    ttft = float(pre["seconds"])
     record: dict[str, Any] = {
         "model": spec.name,
         "device": device.name,
@@ -402,15 +431,17 @@ def plan_inference(spec: ModelSpec, device: Device, quant: str = "Q4_K_M",
         "peak_flops": peak,
         "decode_efficiency": eff,
         "prefill_efficiency": peff,
-        "bytes_per_token": float(step["bytes_per_token"]),
+        "inference_backend": str(be.name),
+        "bytes_per_token": float((step["weight_bytes_read"] + step["kv_bytes_read"]) / batch),
         "decode_tokens_per_s": float(step["tokens_per_s"]),
         "throughput_tokens_per_s": float(step["throughput_tokens_per_s"]),
-        "decode_compute_bound": bool(step["compute_bound"]),
+        "decode_compute_bound": bool(step["compute_s"] > step["memory_s"]),
+        "decode_bound": str(step["bound"]),
         "compute_bound_batch": ridge,
         "roofline_batch_weights_only": float(ridge_w),
         "prompt_tokens": int(prompt),
         "prefill_flops_per_token": prefill_fpt,
-        "prefill_tokens_per_s": float(prefill_tokens_per_s(prefill_fpt, peak, peff)),
+        "prefill_tokens_per_s": float(pre["tokens_per_s"]),
         "time_to_first_token_s": ttft,
         "flash_attention": bool(flash_attention),
         "gguf_recipes": era,

@@ -21,9 +21,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from planner.errors import PlannerError, closest
+from planner.errors import PlannerError
 from planner.hardware.device import PRECISIONS, Device
-from planner.names import loose_key, split_aliases, strict_key
+from planner.names import loose_key, lookup, split_aliases, strict_key
 from planner.resources import data_dir
 from planner.units import parse_bytes
 
@@ -161,13 +161,16 @@ def _rows(extra: tuple[str, ...], env: str) -> dict[str, Row]:
 
 class _Index:
     """Names and aliases -> canonical name.  A strict match wins (case folded, ``_`` and spaces
-    read as ``-``); else a loose match (separators dropped) when it names one device.  A later
-    row takes over a name or alias that an earlier row used."""
+    read as ``-``); else a loose match (separators dropped) when it names one device; else the
+    words a person types (`match_words`).  A later row takes over a name or alias that an
+    earlier row used."""
 
     def __init__(self, table: dict[str, Row]) -> None:
         self.strict: dict[str, str] = {}
         self.loose: dict[str, set[str]] = {}
+        self.words: list[tuple[str, frozenset, frozenset]] = []
         for name, row in table.items():
+            memory = _memory_words(row)
             for alias in (name, *split_aliases(row.fields.get("aliases"))):
                 k = strict_key(alias)
                 old = self.strict.get(k)
@@ -175,14 +178,98 @@ class _Index:
                     self.loose.get(loose_key(k), set()).discard(old)
                 self.strict[k] = name
                 self.loose.setdefault(loose_key(alias), set()).add(name)
+                self.words.append((name, frozenset(_words(alias)), memory))
         self.all_names = list(self.strict)
+        # canonical names, smallest memory first (so candidates read m2-8gb, m2-16gb, ...)
+        self.canonical = sorted(table, key=lambda n: (
+            table[n].device.memory_bytes if table[n].device else math.inf, n))
 
     def find(self, name: str) -> str | None:
-        hit = self.strict.get(strict_key(name))
-        if hit is None:
-            hits = self.loose.get(loose_key(name), set())
-            hit = next(iter(hits)) if len(hits) == 1 else None
-        return hit
+        return lookup(self.strict, self.loose, name)
+
+    def match_words(self, text: str) -> list[str]:
+        """Devices whose name or an alias holds every word of `text` (product words such as
+        "MacBook Air" or "GeForce" dropped; "16", "16GB", "16 GB" read as a memory size that
+        the device's memory also answers to), keeping those with the fewest extra words: ``m2
+        16gb`` -> m2-16gb (m2-pro-16gb has the extra word "pro"), ``m2`` -> every plain M2."""
+        query = frozenset(_words(text, typed=True))
+        if not query:
+            return []
+        best: dict[str, int] = {}
+        for name, words, memory in self.words:
+            if not query <= words | memory:
+                continue
+            extra = len(words - query - memory)
+            if extra < best.get(name, 10**6):
+                best[name] = extra
+        if not best:
+            return []
+        low = min(best.values())
+        return [n for n in self.canonical if best.get(n) == low]
+
+    def closest(self, text: str, n: int = 3) -> list[str]:
+        """The `n` canonical names nearest to `text`: shared words first, then spelling
+        (difflib ratio of the strict keys) - always `n`, never an alphabetical list."""
+        import difflib
+        key = strict_key(text)
+        query = frozenset(_words(text, typed=True))
+        score: dict[str, tuple] = {}
+        for name, words, memory in self.words:
+            shared = len(query & (words | memory))
+            ratio = difflib.SequenceMatcher(None, key, "-".join(sorted(words))).ratio()
+            ratio = max(ratio, difflib.SequenceMatcher(None, key, name).ratio())
+            score[name] = max(score.get(name, (0, 0.0)), (shared, ratio))
+        return sorted(score, key=lambda k: (-score[k][0], -score[k][1], k))[:n]
+
+
+# Words that name a product line or a vendor, not a device in the tables.
+_PRODUCT_WORDS = {"apple", "nvidia", "geforce", "amd", "radeon", "intel", "google", "the",
+                  "gpu", "card", "graphics", "with", "and", "unified", "memory", "ram", "vram",
+                  "macbook", "mac", "imac", "mini", "studio", "air", "chip"}
+_MACHINE_WORDS = {"macbook", "mac", "imac"}
+_MACHINE_SUFFIX = {"pro", "air", "mini", "studio"}
+
+
+def _words(text: str, typed: bool = False) -> list[str]:
+    """``MacBook Air M2 16 GB`` -> ["m2", "16gb"]: lower case, split at separators; a number
+    followed by "gb"/"gib"/"g" becomes one "<n>gb" word; with `typed`, product words are
+    dropped ("MacBook Pro" is a machine, "m3 pro" a chip) and GPU core counts ("40-core",
+    "40c") ignored."""
+    import re
+    raw = [t for t in re.split(r"[\s_\-./,()]+", str(text).lower()) if t]
+    out: list[str] = []
+    i = 0
+    while i < len(raw):
+        t = raw[i]
+        nxt = raw[i + 1] if i + 1 < len(raw) else ""
+        if typed and t in _MACHINE_WORDS:
+            i += 2 if nxt in _MACHINE_SUFFIX else 1
+            continue
+        m = re.fullmatch(r"(\d+)(gb|gib|g)", t)
+        if m:
+            out.append(m.group(1) + "gb")
+        elif t.isdigit() and nxt in ("gb", "gib", "g"):
+            out.append(t + "gb")
+            i += 1
+        elif typed and (re.fullmatch(r"\d+c|\d+core|\d+cores", t) or
+                        (t.isdigit() and nxt in ("core", "cores"))):
+            i += 2 if t.isdigit() else 1
+            continue
+        elif typed and t in ("core", "cores"):
+            pass
+        elif not (typed and t in _PRODUCT_WORDS):
+            out.append(t)
+        i += 1
+    return out
+
+
+def _memory_words(row: Row) -> frozenset:
+    """The words a device's memory answers to: "16gb" and "16" for 16 GiB (and for 16e9 B)."""
+    if row.device is None:
+        return frozenset()
+    mem = row.device.memory_bytes
+    sizes = {round(mem / 2**30), round(mem / 1e9)}
+    return frozenset(w for n in sizes for w in (f"{n}gb", str(n)))
 
 
 def _index(extra: tuple[str, ...] = ()) -> _Index:
@@ -199,8 +286,11 @@ def names(extra: tuple[str, ...] = ()) -> list[str]:
 
 
 def get_device(name: str, extra: tuple[str, ...] = ()) -> Device:
-    """The profile called `name` or one of its aliases (case-insensitive, '-'/'_'/'.' ignored);
-    unknown names suggest the closest."""
+    """The profile called `name`: its canonical name or an alias first (case-insensitive,
+    '-'/'_'/' ' alike, then separators ignored), else the words a person types
+    (``"macbook air m2 16gb"``, ``m2-16``, ``geforce rtx 4090``).  A name that fits several
+    devices equally well is an error listing them (``m2``: m2-8gb, m2-16gb, m2-24gb); an
+    unknown one suggests the closest three."""
     extra = tuple(extra)
     text = str(name)
     if len(text) > 200:
@@ -209,7 +299,16 @@ def get_device(name: str, extra: tuple[str, ...] = ()) -> Device:
     index = _index(extra)
     hit = index.find(text)
     if hit is None:
-        near = closest(text, index.all_names)
+        hits = index.match_words(text)
+        if len(hits) == 1:
+            hit = hits[0]
+        elif len(hits) > 1:
+            shown = ", ".join(hits[:8]) + (f", ... ({len(hits)} in all)" if len(hits) > 8
+                                           else "")
+            raise PlannerError(f"device {text!r} is ambiguous: it could be {shown} (give one "
+                               "of these names)")
+    if hit is None:
+        near = index.closest(text)
         hint = ("did you mean " + ", ".join(repr(n) for n in near) + "?") if near else \
             "see `planner hardware` for the names"
         raise PlannerError(f"unknown device {text!r} ({hint})")
