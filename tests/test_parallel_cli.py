@@ -30,7 +30,7 @@ def test_json_contract_best_first(cli):
 
 def test_pins_are_honoured(cli):
     plans = cli(*BASE, "--tp", "8", "--pp", "8", "--recompute", "selective",
-                "--sequence-parallel", "true", "--zero", "1", "--json").json()
+                "--sequence-parallel", "--zero", "1", "--json").json()
     assert {(p["tp"], p["pp"], p["recompute"], p["sequence_parallel"], p["zero"])
             for p in plans} == {(8, 8, "selective", True, 1)}
 
@@ -73,11 +73,20 @@ def test_unknown_network_device(cli):
 def test_unknown_hardware_and_missing_batch(cli):
     assert_user_error(cli("parallel", "gpt2", "-H", "a100-80gbb", "--gpus", "8",
                           "--global-batch", "8"), "unknown device")
-    assert_user_error(cli("parallel", "gpt2", "-H", "a100-80gb", "--gpus", "8"), "--global-batch")
     assert_user_error(cli("parallel", "gpt2", "-H", "a100-80gb", "--gpus", "8",
-                          "--global-batch-tokens", "1000"), "whole number")
+                          "--global-batch-tokens", "1000"), "less than one")
+    assert_user_error(cli("parallel", "gpt2", "-H", "a100-80gb", "--gpus", "8",
+                          "--global-batch", "8", "--global-batch-tokens", "8192"), "not both")
     assert_user_error(cli("parallel", "gpt2", "-H", "a100-80gb", "--gpus", "8",
                           "--global-batch", "8", "--framework", "megatron"), "framework")
+
+
+def test_default_global_batch(cli):
+    """Without a batch, the default 4,194,304 tokens (Llama 2's 4M; plan_defaults.toml):
+    1,024 sequences of 4,096 tokens for Llama-2-7B."""
+    r = cli("parallel", "llama-2-7b", "-H", "a100-80gb", "--gpus", "64")
+    assert r.code == 0, r.err
+    assert "global batch 1,024 x 4,096 tokens" in r.out
 
 
 def test_several_gpu_counts_report_the_cheapest(cli):

@@ -1,45 +1,16 @@
 """`planner parallel MODEL --hardware H --gpus N --global-batch B --seq S`: the best parallel
 layouts, their predicted step time, MFU/HFU and memory, and where the time goes.
 
-Thin: options -> one `planner.estimate.parallel.search` call -> render.  The plan options live
-in one table (PIN_OPTIONS) so they can be generated from the plan key table later.
+Thin: options from the `PARALLEL` key table (the training plan's keys) -> one
+`planner.estimate.parallel.search` call -> render.
 """
 from __future__ import annotations
 
 import click
 
 from planner.errors import PlannerError
+from planner.plan.parallel import PARALLEL, ParallelPlan
 from planner.render.output import emit, output_options
-
-# (dimension, option, click type, help) - one row per pinnable plan dimension.
-PIN_OPTIONS = (
-    ("tp", "--tp", int, "Tensor-parallel degree (within the scale-up domain)."),
-    ("pp", "--pp", int, "Pipeline-parallel stages."),
-    ("dp", "--dp", int, "Data-parallel replicas."),
-    ("cp", "--cp", int, "Context-parallel degree (ring attention)."),
-    ("ep", "--ep", int, "Expert-parallel degree (MoE)."),
-    ("micro_batch", "--micro-batch", int, "Sequences per micro-batch."),
-    ("interleave", "--interleave", int, "Virtual pipeline stages per GPU (interleaved 1F1B)."),
-    ("sequence_parallel", "--sequence-parallel", click.Choice(["true", "false"]),
-     "Megatron sequence parallelism (with TP)."),
-    ("zero", "--zero", click.Choice(["0", "1", "2", "3"]), "ZeRO stage (3 = FSDP)."),
-    ("recompute", "--recompute", click.Choice(["none", "selective", "full"]),
-     "Activation recomputation."),
-    ("precision", "--precision", click.Choice(["bf16", "fp16", "fp32", "fp8"]),
-     "Training precision of the matrix multiplies."),
-)
-
-
-def pin_options(func):
-    for dim, opt, typ, text in reversed(PIN_OPTIONS):
-        func = click.option(opt, dim, type=typ, default=None,
-                            help=text + " Pins it; searched when omitted.")(func)
-    return func
-
-
-def pins_from(kwargs: dict) -> dict:
-    return {dim: kwargs.pop(dim) for dim, *_ in PIN_OPTIONS if kwargs.get(dim) is not None}
-
 
 def _seconds(x: float) -> str:
     return f"{x * 1e3:.1f} ms" if x < 1 else f"{x:.3g} s"
@@ -90,62 +61,45 @@ def render(r: dict) -> str:
 
 
 @click.command()
-@click.argument("model")
-@click.option("--hardware", "-H", required=True, help="Device profile name (see `planner hardware`).")
-@click.option("--hardware-file", "hardware_files", multiple=True, metavar="FILE",
-              help="Extra hardware CSV file(s).")
-@click.option("--gpus", "-n", required=True, metavar="N[,N...]",
-              help="GPU count, or several comma-separated (the cheapest is then reported too).")
-@click.option("--global-batch", "-b", metavar="B",
-              help="Global batch in sequences (or give --global-batch-tokens).")
-@click.option("--global-batch-tokens", metavar="T", help="Global batch in tokens (e.g. 4194304).")
-@click.option("--seq", "-s", metavar="S", help="Sequence length (default: the model's context).")
-@pin_options
-@click.option("--framework", default=None,
-              help="Framework profile (production, llm-foundry, megatron-2021).")
-@click.option("--top", default=5, show_default=True, type=click.IntRange(1, 100),
-              help="How many plans to list.")
+@PARALLEL.options
 @output_options
-def parallel(model, hardware, hardware_files, gpus, global_batch, global_batch_tokens, seq,
-             framework, top, fmt, as_json, **kwargs) -> None:
+def parallel(fmt, as_json, **values) -> None:
     """The fastest parallel layouts for training MODEL on N GPUs: TP, PP (interleaved), DP
     (ZeRO 0-3), CP, EP, micro-batch, sequence parallelism, recomputation and precision are
     searched (any of them can be pinned); each plan gets a predicted step time, tokens/s,
-    MFU/HFU, memory per GPU and the breakdown of its step time.
+    MFU/HFU, memory per GPU and the breakdown of its step time.  The options mean what they
+    mean in `planner train`, which uses the fastest plan when no --mfu/--hfu is given.
 
     \b
       planner parallel gpt3-175b --hardware a100-80gb --gpus 1024 --global-batch 1536 --seq 2048
-      planner parallel llama-2-70b -H h100-sxm --gpus 512 --global-batch-tokens 4194304 --tp 8
+      planner parallel llama-2-70b -H h100-sxm --gpus 512 --global-batch-tokens 4M --tp 8
     """
-    from planner.cli.infer import parse_tokens
-    from planner.estimate.parallel import global_batch_sequences, search, tables
-    from planner.hardware.profiles import get_device
+    from planner.estimate.parallel import search, tables
+    from planner.evaluate.predict import predictor
+    from planner.hardware import get_device
     from planner.model.resolve import resolve_model
 
-    pins = pins_from(kwargs)
-    spec = resolve_model(model)
-    device = get_device(hardware, tuple(hardware_files))
-    counts = [parse_tokens(g, "--gpus") for g in str(gpus).split(",") if g.strip()]
-    if not counts:
-        raise PlannerError("--gpus needs at least one GPU count")
-    s = parse_tokens(seq, "--seq") if seq is not None else spec.context
-    if global_batch is None and global_batch_tokens is None:
-        raise PlannerError("give --global-batch SEQUENCES or --global-batch-tokens TOKENS")
-    if global_batch is not None and global_batch_tokens is not None:
-        raise PlannerError("give --global-batch or --global-batch-tokens, not both")
-    batch = global_batch_sequences(
-        parse_tokens(global_batch, "--global-batch") if global_batch is not None else None, s,
-        parse_tokens(global_batch_tokens, "--global-batch-tokens")
-        if global_batch_tokens is not None else None)
-    fw = tables.framework(framework or tables.DEFAULT_FRAMEWORK)
-    result = search(spec, device, counts if len(counts) > 1 else counts[0], batch, s, pins,
-                    top=top, framework=fw)
+    plan = ParallelPlan.from_cli(values)
+    if not plan.model or not plan.hardware or not plan.gpus:
+        raise PlannerError("give MODEL, --hardware NAME and --gpus N (see `planner parallel "
+                           "--help`)")
+    spec = resolve_model(plan.model)
+    device = get_device(plan.hardware, tuple(plan.hardware_file or ()))
+    given = plan.given()
+    seq = int(plan.seq_len or spec.context)
+    p = predictor(spec, device, seq, given)
+    counts = list(plan.gpus)
+    top = plan.top or PARALLEL["top"].default
+    result = search(spec, device, counts if len(counts) > 1 else counts[0], p.global_batch,
+                    seq, p.pins, top=top, framework=p.framework)
+    fw = p.framework
     record = {"inputs": {"model": spec.name, "hardware": device.name,
                          "gpus": counts[0] if len(counts) == 1 else counts,
-                         "global_batch": batch, "seq_len": s, "framework": fw.name,
-                         "kappa": fw.kappa, "memory_bytes": device.memory_bytes, "pins": pins},
+                         "global_batch": p.global_batch, "seq_len": seq,
+                         "framework": fw.name, "kappa": fw.kappa,
+                         "memory_bytes": device.memory_bytes, "pins": p.pins},
               **result}
     if fmt == "table" and not as_json:
         emit(record, fmt, as_json, lambda: render(record))
     else:
-        emit(result["plans"] if fmt in ("csv", "markdown") else result["plans"], fmt, as_json)
+        emit(result["plans"], fmt, as_json)

@@ -9,6 +9,7 @@ import math
 
 import click
 
+from planner.estimate.parallel.steptime import TERMS
 from planner.plan.train import TRAIN, TrainPlan
 from planner.render.output import emit, output_options
 from planner.units import (MONTH, format_bytes, format_count, format_duration, format_flops,
@@ -49,10 +50,11 @@ def record(row: dict) -> dict:
     rec = dict(row)
     has_memory = row["memory_per_gpu_bytes"] is not None
     rec["memory"] = ({k: row[f"memory_{k}_bytes"] for k in
-                      ("weights", "gradients", "optimizer", "activations")} if has_memory
-                     else None)
+                      ("weights", "gradients", "optimizer", "activations", "buffers")
+                      if row[f"memory_{k}_bytes"] is not None} if has_memory else None)
     rec["layout"] = ({k: _int(row[k]) for k in ("tp", "pp", "dp")} if has_memory else None)
-    for k in ("gpus", "gpus_used", "gpus_idle", "tp", "pp", "dp", "min_gpus_for_memory",
+    for k in ("gpus", "gpus_used", "gpus_idle", "tp", "pp", "dp", "cp", "ep", "interleave",
+              "global_batch", "min_gpus_for_memory",
               "min_memory_tp", "min_memory_pp", "min_memory_dp", "node_size", "zero",
               "micro_batch", "seq_len"):
         rec[k] = _int(row[k])
@@ -64,7 +66,10 @@ def record(row: dict) -> dict:
         "optimizer_mode": row["optimizer_mode"], "zero": rec["zero"],
         "micro_batch": rec["micro_batch"], "seq_len": rec["seq_len"],
         "sequence_parallel": bool(row["sequence_parallel"]),
-        "activations": _activations_note()} if has_memory else None)
+        "activations": _activations_note() if row["step_seconds"] is None else
+        "Korthikanti et al. 2022 Table 2 generalised to GQA, gated MLPs, MoE, FlashAttention and "
+        "CP, most loaded pipeline stage, logits and framework buffers counted "
+        "(planner/estimate/parallel/memory.py)"} if has_memory else None)
     rec["month_hours"] = MONTH / 3600
     return rec
 
@@ -76,6 +81,14 @@ def _int(v):
 def _activations_note() -> str:
     from planner.estimate.memory import ACTIVATIONS_NOTE
     return ACTIVATIONS_NOTE
+
+
+def _layout(r: dict) -> str:
+    """``tp 8 x pp 4 x dp 32 x cp 1, ep 1, micro-batch 1 (48 per step), interleave 1, ...``."""
+    return (f"tp {r['tp']} x pp {r['pp']} x dp {r['dp']} x cp {r['cp']}, ep {r['ep']}, "
+            f"micro-batch {r['micro_batch']}, interleave {r['interleave']}, sequence parallel "
+            f"{'on' if r['sequence_parallel'] else 'off'}, recompute {r['recompute']}, "
+            f"ZeRO-{r['zero']}, {r['precision']}")
 
 
 def human(r: dict) -> str:
@@ -105,6 +118,19 @@ def human(r: dict) -> str:
     rows.append(("devices", f"{format_int(r['gpus'])}  ({r['gpus_how']}{idle})"))
     rows.append(("utilisation", f"MFU {r['mfu']:.3g}, HFU {r['hfu']:.3g}  "
                  f"({r['utilisation_source']})"))
+    predicted = r["step_seconds"] is not None
+    if predicted:
+        rows.append(("layout", _layout(r)))
+        total = r["step_seconds"]
+        parts = sorted(((r[f"time_{t}_seconds"] or 0.0, t) for t in TERMS), reverse=True)
+        where = ", ".join(f"{t} {100 * v / total:.0f}%" for v, t in parts if v > 0.005 * total)
+        rows.append(("step", f"{format_duration(total)} per step of {format_int(r['global_batch'])}"
+                     f" x {format_int(r['seq_len'])} tokens, {r['tokens_per_s']:,.0f} tokens/s, "
+                     f"{r['tflops_per_gpu']:,.4g} TFLOP/s per device ({where})"))
+    if r["goodput"] is not None:
+        rows.append(("goodput", f"{r['goodput']:.1%} of wall-clock trains (failures, checkpoints "
+                     "and restarts; Daly 2006; Llama 3's failure rate) - time and cost include "
+                     "it"))
     if r["deadline_seconds"]:
         rows.append(("deadline", format_duration(r["deadline_seconds"])))
     rows.append(("wall-clock", f"{format_duration(r['seconds'])}  ({r['days']:,.4g} days)"))
@@ -146,6 +172,6 @@ def human(r: dict) -> str:
         rows.append(("memory", "not estimated (needs a MODEL architecture)"))
     width = max(len(k) for k, _ in rows) + 2
     from planner.plan.defaults import note
-    notes = " ".join([note("month"), note("perfect_scaling")]
+    notes = " ".join([note("month"), note("predicted" if predicted else "perfect_scaling")]
                      + ([note("idle")] if r["gpus_idle"] else []))
     return "\n".join(f"{k:<{width}}{v}" for k, v in rows) + "\n\n" + notes

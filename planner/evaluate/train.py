@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -43,6 +43,10 @@ SLACK = 1 + 1e-9
 # Columns that describe where a figure came from (the same for every row of a combination):
 # the command prints them; scenario tables leave them out (they are in the report's inputs).
 DESCRIPTIVE = ("gpus_how", "utilisation_source", "price_source", "optimizer_mode")
+# Columns only a predicted utilisation has (planner.estimate.parallel), NaN otherwise.
+from planner.estimate.parallel.steptime import TERMS  # noqa: E402  (step-time terms)
+PREDICTED = ("cp", "ep", "interleave", "global_batch", "step_seconds", "tokens_per_s",
+             "tflops_per_gpu", "memory_buffers", *(f"time_{t}" for t in TERMS))
 
 
 def _default(key: str) -> Any:
@@ -71,6 +75,11 @@ class Combo:
     sequence_parallel: bool = False
     optimizer_note: str = ""
     bytes_per_param: tuple = (math.nan, math.nan, math.nan)
+    predictor: Any = None                 # evaluate.predict.Predictor, when it can predict
+    predict_flops_scale: float = 1.0      # our model FLOPs per token / the parallel model's
+    hw_ratio_by: dict = field(default_factory=dict)   # recompute mode -> hardware/model FLOPs
+    can_predict: bool = False
+    goodput: Any = None                   # the goodput flag as given (None: auto)
     error: str | None = None
 
 
@@ -109,9 +118,15 @@ def _combo(inputs: dict, models: dict, files: tuple) -> Combo:
     # Selective recomputation is the practical default with an architecture (Korthikanti et al.
     # 2022 sec. 5); a bare FLOPs budget has none to recompute selectively.
     c.recompute = inputs["recompute"] or ("selective" if spec is not None else "none")
-    c.zero, c.node_size = int(inputs["zero"]), int(inputs["node_size"])
-    c.micro_batch = int(inputs["micro_batch"])
+    D = defaults("train")
+    # With a given utilisation the memory layout rule uses these defaults; a predicted one
+    # searches every dimension the plan does not pin (evaluate.predict).
+    c.zero = int(D["zero"] if inputs["zero"] is None else inputs["zero"])
+    c.node_size = int(inputs["node_size"])
+    c.micro_batch = int(D["micro_batch"] if inputs["micro_batch"] is None
+                        else inputs["micro_batch"])
     c.sequence_parallel = bool(inputs["sequence_parallel"])
+    c.goodput = inputs["goodput"]
     opt = inputs["optimizer_bytes"]
     mode, k_opt = (opt, None) if isinstance(opt, str) else ("mixed", float(opt))
     wb, gb, ob = memory.BYTE_MODES[mode]
@@ -133,10 +148,22 @@ def _combo(inputs: dict, models: dict, files: tuple) -> Combo:
         c.hw_ratio = training.FULL_RECOMPUTE_FACTOR if c.recompute == "full" else 1.0
         return c
     c.seq_len = float(inputs["seq_len"] or spec.context)
+    from planner.evaluate import predict
+    if predict.can_predict(c.device):
+        c.predictor = predict.predictor(spec, c.device, int(c.seq_len), inputs)
+        c.can_predict = True
     f = training.training_flops(spec, 1.0, inputs["flops_method"], c.recompute,
                                 bool(inputs["non_embedding"]), inputs["seq_len"] or None)
     c.flops_per_token, c.params = float(f["model_flops"]), float(f["params"])
     c.hw_ratio = float(f["hardware_flops"] / f["model_flops"])
+    if c.predictor is not None:
+        from planner.estimate.parallel.search import model_flops_per_token
+        c.predict_flops_scale = c.flops_per_token / model_flops_per_token(
+            spec, int(c.seq_len), inputs["flops_method"])
+        for how in ("none", "selective", "full"):
+            g = training.training_flops(spec, 1.0, inputs["flops_method"], how,
+                                        bool(inputs["non_embedding"]), inputs["seq_len"] or None)
+            c.hw_ratio_by[how] = float(g["hardware_flops"] / g["model_flops"])
     tp, pp = inputs["tp"], inputs["pp"]
     c.error = _layout_pin_error(spec, tp, pp, c.node_size)
     if c.error:
@@ -223,12 +250,16 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
     dev_mfu = np.asarray([d.default_mfu if d else math.nan for d in devs])[code]
     mfu_in, hfu_in = num["mfu"], num["hfu"]
     use_hfu = ~np.isnan(hfu_in)
+    # No --mfu/--hfu: the utilisation is predicted where the device allows (evaluate.predict),
+    # else the profile's default MFU.
+    predict = has_model & ~use_hfu & np.isnan(mfu_in) & per("can_predict", bool)
     mfu = np.where(use_hfu, hfu_in / hw_ratio, np.where(np.isnan(mfu_in), dev_mfu, mfu_in))
+    mfu = np.where(predict, np.nan, mfu)
     hfu = mfu * hw_ratio
     device_name = np.asarray([d.name if d else None for d in devs], dtype=object)[code]
-    err.add(np.isnan(mfu) & np.not_equal(device_name, None),
-            lambda r: f"device {device_name[r]!r} has no default MFU; give --mfu (e.g. 0.4) "
-                      "or --hfu")
+    err.add(np.isnan(mfu) & np.not_equal(device_name, None) & ~predict,
+            lambda r: f"device {device_name[r]!r} has no default MFU and no network figures "
+                      "to predict one; give --mfu (e.g. 0.4) or --hfu")
     per_recompute = per("recompute", object)
     err.add(hfu > 1 + 1e-12, lambda r: f"MFU {mfu[r]:.3g} with {per_recompute[r]} "
                                        f"recomputation means HFU {hfu[r]:.3g} > 1; lower --mfu")
@@ -250,9 +281,10 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
     util = np.where(use_hfu, hfu, mfu)
     counted_per_token = np.where(use_hfu, fpt * hw_ratio, fpt)
     buy = np.isnan(tokens) & ~has_flops & given_budget
+    buy_m = buy & ~predict
     with np.errstate(invalid="ignore", divide="ignore"):
         bought, _, _ = solve.tokens_for_budget(budget, price, peak, util, counted_per_token)
-    tokens = np.where(buy, bought, tokens)
+    tokens = np.where(buy_m, bought, tokens)
     model_flops = np.where(has_flops, flops_in, fpt * tokens)
     hw_flops = model_flops * hw_ratio
     counted = np.where(use_hfu, hw_flops, model_flops)
@@ -272,8 +304,9 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
     solving = np.isnan(gpus_in)
     allocated = np.where(solving, need, gpus_in)
     limit = num["max_gpus"]
-    err.add(solving & ~np.isfinite(min_gpus) & has_model, lambda r: _no_fit(combos[code[r]]))
-    too_many = solving & np.isfinite(need) & (need > limit)
+    err.add(solving & ~np.isfinite(min_gpus) & has_model & ~predict,
+            lambda r: _no_fit(combos[code[r]]))
+    too_many = solving & np.isfinite(need) & (need > limit) & ~predict
     with np.errstate(invalid="ignore", divide="ignore"):
         at_limit = counted / (limit * peak * util)
     err.add(too_many & ~by_default,
@@ -290,12 +323,12 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
     # -- layout per row (per combination, per distinct device count) --------------------------
     lay = _layouts(combos, code, allocated, need_raw, solving, node, n)
     used = np.where(has_model, lay["used"], allocated)
-    err.add(has_model & (lay["index"] < 0) & np.isfinite(allocated),
+    err.add(has_model & (lay["index"] < 0) & np.isfinite(allocated) & ~predict,
             lambda r: f"tp x pp = {_least_model_parallel(combos[code[r]]):.0f} exceeds the "
                       f"{allocated[r]:.0f} devices given")
     known_capacity = np.isfinite(per("capacity"))
     fits = np.where(has_model & known_capacity, lay["fits"], True)
-    err.add(has_model & known_capacity & ~lay["fits"] & (lay["index"] >= 0),
+    err.add(has_model & known_capacity & ~lay["fits"] & (lay["index"] >= 0) & ~predict,
             lambda r: _no_fit(combos[code[r]], allocated[r]))
 
     # -- time, money, energy ------------------------------------------------------------------
@@ -303,6 +336,43 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
     # devices the layout uses; idle devices are priced (they are rented) but do no work.
     with np.errstate(invalid="ignore", divide="ignore"):
         seconds = counted / (used * peak * util)
+    goodput_flag = per("goodput", object)
+    useful = np.ones(n)
+    on_m = ~predict & np.equal(goodput_flag, True) & has_model & np.isfinite(allocated)
+    if on_m.any():  # a given utilisation is end-to-end unless --goodput says otherwise
+        from planner.estimate.parallel.goodput import goodput
+        useful[on_m] = goodput(allocated[on_m], params[on_m])["useful_fraction"]
+        seconds = seconds / useful
+    pred = {}
+    if predict.any():
+        from planner.evaluate.predict import evaluate_rows
+        pred = evaluate_rows(predict, combos, code, tokens, budget, price, deadline, gpus_in,
+                             by_default, default_target, node, limit, min_gpus, params,
+                             goodput_flag, fpt)
+        err.add(predict & np.not_equal(pred["error"], None), lambda r: pred["error"][r])
+        for name, arr in (("allocated", allocated), ("used", used), ("seconds", seconds),
+                          ("mfu", mfu), ("hfu", hfu), ("tokens", tokens),
+                          ("useful", useful)):
+            arr[predict] = pred[name][predict]
+        # FLOPs are counted one way: the plan's time (tokens/s) with our MFU/HFU accounting -
+        # model FLOPs per token as for every plan, hardware FLOPs by the plan's recomputation.
+        scale = np.asarray([c.predict_flops_scale for c in combos])[code]
+        ratio_of = np.asarray([[c.hw_ratio_by.get(m, np.nan) for m in ("none", "selective",
+                                                                       "full")]
+                               for c in combos])[code]
+        which = np.select([pred["recompute"] == "selective", pred["recompute"] == "full"],
+                          [1, 2], 0)
+        hw_ratio = np.where(predict, ratio_of[np.arange(n), which], hw_ratio)
+        mfu[predict] = (pred["mfu"] * scale)[predict]
+        hfu = np.where(predict, mfu * hw_ratio, hfu)
+        model_flops = np.where(has_flops, flops_in, fpt * tokens)
+        hw_flops = model_flops * hw_ratio
+        fits = np.where(predict, np.isfinite(pred["seconds"]), fits)
+        for k in ("tp", "pp", "dp"):
+            lay[k] = np.where(predict, pred[k], lay[k])
+        for k in ("weights", "gradients", "optimizer", "activations", "total"):
+            lay[f"memory_{k}"] = np.where(predict, pred[f"memory_{k}"], lay[f"memory_{k}"])
+        buy = buy_m | (buy & predict)
     device_hours = seconds * allocated / HOUR
     tdp = np.asarray([d.tdp_w if d and d.tdp_w else math.nan for d in devs])[code]
     energy = tdp * device_hours * num["pue"] / 1e3
@@ -353,10 +423,27 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
     min_layout = {k: np.asarray([c.min_mem[k] if c.min_mem and c.min_mem.get(k) is not None
                                  and math.isfinite(c.min_mem["gpus"]) else math.nan
                                  for c in combos], dtype=float)[code] for k in ("tp", "pp", "dp")}
+    # The predicted plan's own choices (NaN / the input where the utilisation was given).
+    opt_note = per("optimizer_note", object)
+    chosen = {"recompute": per_recompute, "zero": per("zero"), "micro_batch": per("micro_batch"),
+              "sequence_parallel": per("sequence_parallel", bool),
+              "precision": per("precision", object)}
+    extra: dict[str, np.ndarray] = {k: np.full(n, np.nan) for k in PREDICTED}
+    if pred:
+        for k in chosen:
+            chosen[k] = np.where(predict, pred[k], chosen[k])
+        chosen["sequence_parallel"] = chosen["sequence_parallel"].astype(bool)
+        for k in PREDICTED:
+            extra[k] = np.where(predict, pred[k], np.nan)
+        how = np.where(predict & solving & ~by_default,
+                       "smallest whole-node cluster meeting --deadline at the predicted "
+                       "utilisation", how).astype(object)
+        util_src = np.where(predict, pred["source"], util_src).astype(object)
+        opt_note = np.where(predict, pred["optimizer_mode"], opt_note).astype(object)
     return {
         "model": cats[0].column(),
         "device": device_name,
-        "precision": per("precision", object),
+        "precision": chosen["precision"],
         "params": params,
         "tokens": tokens,
         "tokens_solved_from_budget": buy,
@@ -364,7 +451,7 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
         "hardware_flops": hw_flops,
         "flops_method": np.where(has_flops, "given", method).astype(object),
         "non_embedding": cats[CATEGORICAL.index("non_embedding")].column().astype(bool),
-        "recompute": per_recompute,
+        "recompute": chosen["recompute"],
         "peak_flops_per_gpu": peak,
         "gpus": allocated,
         "gpus_used": used,
@@ -374,9 +461,17 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
         "tp": np.where(has_model, lay["tp"], np.nan),
         "pp": np.where(has_model, lay["pp"], np.nan),
         "dp": np.where(has_model, lay["dp"], np.nan),
+        "cp": extra["cp"],
+        "ep": extra["ep"],
+        "interleave": extra["interleave"],
+        "global_batch": extra["global_batch"],
         "mfu": mfu,
         "hfu": hfu,
         "utilisation_source": util_src,
+        "step_seconds": extra["step_seconds"],
+        "tokens_per_s": extra["tokens_per_s"],
+        "tflops_per_gpu": extra["tflops_per_gpu"],
+        "goodput": np.where(predict | on_m, useful, np.nan),
         "seconds": seconds,
         "days": seconds / DAY,
         "gpu_hours": device_hours,
@@ -398,17 +493,19 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
         "device_memory_bytes": np.where(known_capacity, per("capacity"), np.nan),
         "memory_per_gpu_bytes": np.where(has_model, lay["memory_total"], np.nan),
         **memory_cols,
+        "memory_buffers_bytes": extra["memory_buffers"],
+        **{f"time_{t}_seconds": extra[f"time_{t}"] for t in TERMS},
         "fits_memory": np.where(has_model & known_capacity, fits, None).astype(object),
         "min_gpus_for_memory": np.where(has_model & known_capacity & np.isfinite(min_gpus),
                                         min_gpus, np.nan),
         "min_memory_tp": min_layout["tp"],
         "min_memory_pp": min_layout["pp"],
         "min_memory_dp": min_layout["dp"],
-        "zero": per("zero"),
-        "micro_batch": per("micro_batch"),
+        "zero": chosen["zero"],
+        "micro_batch": chosen["micro_batch"],
         "seq_len": per("seq_len"),
-        "sequence_parallel": per("sequence_parallel", bool),
-        "optimizer_mode": per("optimizer_note", object),
+        "sequence_parallel": chosen["sequence_parallel"],
+        "optimizer_mode": opt_note,
         "error": err.reason,
         "warning": warn,
     }

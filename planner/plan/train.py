@@ -79,19 +79,53 @@ TRAIN = KeyTable("train", argument="model", keys=[
     Key("recompute", "choice", "Activation recomputation: none (hardware FLOPs = 6ND), "
         "selective (attention scores only; Korthikanti et al. 2022) or full (8ND; Narayanan "
         "et al. 2021).", choices=RECOMPUTE, categorical=True,
-        default_text="selective with a MODEL, none with a bare --flops/--params"),
+        default_text="searched when predicted; selective with --mfu/--hfu and a MODEL, none "
+        "with a bare --flops/--params"),
     Key("seq_len", "count", "Sequence length.", unit="tokens", lower=1, upper=1e8,
         integer=True, categorical=True, default_text="the model's context"),
+    Key("global_batch", "count", "Global batch in sequences (bounds data parallelism in the "
+        "predicted utilisation).", unit="sequences", lower=1, upper=1e8, integer=True,
+        categorical=True, default_text="--global-batch-tokens / --seq-len"),
+    Key("global_batch_tokens", "count", "Global batch in tokens.", unit="tokens", lower=1,
+        upper=1e11, integer=True, categorical=True, default=D["global_batch_tokens"],
+        example="4M"),
     Key("micro_batch", "count", "Micro-batch size per device.", unit="sequences", lower=1,
-        upper=1e6, integer=True, categorical=True, default=D["micro_batch"]),
+        upper=1e6, integer=True, categorical=True,
+        default_text="1 with --mfu/--hfu; searched otherwise"),
     Key("tp", "count", "Tensor-parallel degree.", lower=1, upper=4096, integer=True,
-        categorical=True, default_text="searched within a node, dividing the heads"),
+        categorical=True, default_text="searched"),
     Key("pp", "count", "Pipeline-parallel degree.", lower=1, upper=4096, integer=True,
-        categorical=True, default_text="searched, at most the layer count"),
+        categorical=True, default_text="searched"),
+    Key("dp", "count", "Data-parallel degree (pins the predicted plan).", lower=1,
+        upper=1e7, integer=True, categorical=True, default_text="searched"),
+    Key("cp", "count", "Context-parallel degree (ring attention; pins the predicted plan).",
+        lower=1, upper=64, integer=True, categorical=True, default_text="searched"),
+    Key("ep", "count", "Expert-parallel degree (MoE; pins the predicted plan).", lower=1,
+        upper=4096, integer=True, categorical=True, default_text="searched"),
+    Key("interleave", "count", "Virtual pipeline stages per device (interleaved 1F1B; pins the "
+        "predicted plan).", lower=1, upper=8, integer=True, categorical=True,
+        default_text="searched"),
     Key("zero", "count", "ZeRO stage, sharding over the data-parallel ranks (Rajbhandari et "
-        "al. 2020).", lower=0, upper=3, integer=True, categorical=True, default=D["zero"]),
+        "al. 2020).", lower=0, upper=3, integer=True, categorical=True,
+        default_text=f"{D['zero']} with --mfu/--hfu; searched otherwise"),
     Key("sequence_parallel", "flag", "Megatron sequence parallelism with TP (Korthikanti et "
-        "al. 2022).", categorical=True),
+        "al. 2022).", secondary="--no-sequence-parallel", categorical=True,
+        default_text="off with --mfu/--hfu; searched otherwise"),
+    Key("framework", "choice", "Efficiency profile of the predicted utilisation "
+        "(planner/data/parallel_efficiency.toml).",
+        choices=("production", "llm-foundry", "megatron-2021"), categorical=True,
+        default=D["framework"]),
+    Key("goodput", "flag", "Divide time and cost by the goodput (failures, checkpoints, "
+        "restarts; Young 1974 / Daly 2006).", secondary="--no-goodput", categorical=True,
+        default_text="on when the utilisation is predicted, off with --mfu/--hfu"),
+    Key("failure_rate", "number", "Interruptions per device-hour for the goodput.",
+        unit="1/h", lower=0, upper=1, categorical=True,
+        default_text="2.19e-5 (Llama 3: 466 in 54 days on 16,384 H100)"),
+    Key("checkpoint_bandwidth", "bandwidth", "Storage write bandwidth for checkpoints.",
+        unit="bytes/s", lower=0, lower_open=True, categorical=True,
+        default_text="2 TB/s, at most 1 GB/s per device"),
+    Key("restart_time", "duration", "Time to resume after an interruption, besides reading the "
+        "checkpoint.", unit="s", lower=0, categorical=True, default_text="10 min"),
     Key("optimizer_bytes", "text", "Bytes per parameter: mode mixed (16), mixed-fp32-grads "
         "(18), mixed-both-grads (20), fp32 (16), or the optimizer's K (e.g. 12).",
         parser=parse_optimizer_bytes, categorical=True, default="mixed",
@@ -107,6 +141,8 @@ TRAIN = KeyTable("train", argument="model", keys=[
     Conflict(("flops", "tokens"), "a bare FLOPs budget already includes the tokens"),
     Conflict(("mfu", "hfu"), "MFU counts model FLOPs, HFU the hardware's incl. "
              "recomputation; PaLM App. B"),
+    Conflict(("global_batch", "global_batch_tokens"), "one global batch, in sequences or "
+             "tokens"),
 ])
 
 TrainPlan = make_plan_type("TrainPlan", TRAIN, """A training plan: the keys of `TRAIN`, each

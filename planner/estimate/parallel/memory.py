@@ -72,7 +72,9 @@ def plan_memory(shape: Shape, grid: dict, seq_len: int, fw, precisions: tuple[st
     t, p, c, e, b, v, dp, m = (f[k] for k in ("tp", "pp", "cp", "ep", "micro_batch",
                                                "interleave", "dp", "micro_batches"))
     z = grid["zero"]
-    wb, gb, ob = BYTE_MODES[fw.state_bytes]
+    # a mode name of memory.BYTE_MODES, or (weights, gradients, optimizer) bytes per parameter
+    wb, gb, ob = (BYTE_MODES[fw.state_bytes] if isinstance(fw.state_bytes, str)
+                  else fw.state_bytes)
     layers_stage = shape.layers / p
     dense = shape.dense_params_per_layer * layers_stage / t
     expert = shape.expert_params_per_layer * layers_stage / (t * e)
