@@ -64,9 +64,14 @@ def total_params(spec: "ModelSpec") -> int:
     return sum(breakdown(spec).values())
 
 
-def active_params(spec: "ModelSpec") -> int:
-    """Parameters a token passes through (MoE: experts_per_token routed experts + shared)."""
-    return sum(breakdown(spec, active=True).values())
+def active_params(spec: "ModelSpec", include_embedding: bool = True) -> int:
+    """Parameters a token passes through (MoE: experts_per_token routed experts + shared).
+
+    Publishers differ on the input embedding (a token reads one row of it): Mixtral's 12.9B,
+    Llama 4's 17B and Qwen3's 3.3B / 22B count it; gpt-oss's 5.1B / 3.6B (model card Table 1)
+    and DeepSeek-V3's 37B leave it out - ``include_embedding=False`` (the output head stays)."""
+    b = breakdown(spec, active=True)
+    return sum(b.values()) - (0 if include_embedding else b["embedding"] + b["positions"])
 
 
 def non_embedding_params(spec: "ModelSpec", active: bool = False) -> int:

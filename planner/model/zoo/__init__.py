@@ -11,6 +11,7 @@ import functools
 import tomllib
 from pathlib import Path
 
+from planner import safe_io
 from planner.errors import PlannerError, unknown
 from planner.model.spec import ModelSpec
 from planner.names import NameIndex
@@ -18,18 +19,29 @@ from planner.names import NameIndex
 _FOLDER = Path(__file__).resolve().parent
 
 
+MAX_MODEL_FILE_BYTES = 4 * 2**20
+
+
 def load_file(path: Path) -> list[ModelSpec]:
     """All models of one zoo/model TOML file (``[[model]]`` entries, a ``[model]`` table, or
-    the keys at top level)."""
+    the keys at top level).  Read defensively (`planner.safe_io`): a regular UTF-8 file of at
+    most 4 MiB, nested at most 64 deep."""
+    text = safe_io.read_text(path, "model file", MAX_MODEL_FILE_BYTES)
+    if safe_io.json_depth(text) > safe_io.MAX_JSON_DEPTH:  # arrays/tables nest like JSON
+        raise PlannerError(f"model file {str(path)!r} is nested more than "
+                           f"{safe_io.MAX_JSON_DEPTH} levels deep (not a model description)")
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PlannerError(f"malformed TOML in {path}: {exc}") from None
-    except OSError as exc:
-        raise PlannerError(f"cannot read {path}: {exc.strerror}") from None
+    except RecursionError:
+        raise PlannerError(f"model file {str(path)!r} is nested too deeply") from None
     entries = data.get("model", data)
     if isinstance(entries, dict):
         entries = [entries]
+    if not isinstance(entries, list):
+        raise PlannerError(f"{Path(path).name}: 'model' must be a table or an array of tables "
+                           f"([[model]]), got {type(entries).__name__}")
     return [ModelSpec.from_dict(e, where=f"{Path(path).name} entry {i + 1}")
             for i, e in enumerate(entries)]
 
@@ -51,6 +63,10 @@ def _index() -> NameIndex:
 
 def get(name: str) -> ModelSpec:
     """The zoo model called `name` (or one of its aliases); unknown names suggest the closest."""
+    if len(name) > 200:
+        raise PlannerError(f"unknown model {name[:40]!r}... ({len(name):,} characters; zoo names "
+                           "are short, see `planner models`, or give a config.json or model "
+                           "TOML path)")
     hit = _index().find(name)
     if hit is None:
         raise unknown("model", name, _index().all_names,
