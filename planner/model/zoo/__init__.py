@@ -42,8 +42,15 @@ def load_file(path: Path) -> list[ModelSpec]:
     if not isinstance(entries, list):
         raise PlannerError(f"{Path(path).name}: 'model' must be a table or an array of tables "
                            f"([[model]]), got {type(entries).__name__}")
-    return [ModelSpec.from_dict(e, where=f"{Path(path).name} entry {i + 1}")
-            for i, e in enumerate(entries)]
+    specs = []
+    for i, e in enumerate(entries):
+        where = f"{Path(path).name} entry {i + 1}" if len(entries) > 1 else Path(path).name
+        try:
+            specs.append(ModelSpec.from_dict(e, where=where))
+        except PlannerError as exc:
+            msg = str(exc)
+            raise PlannerError(msg if where in msg else f"{where}: {msg}") from None
+    return specs
 
 
 @functools.cache
