@@ -381,3 +381,10 @@ def test_mla_key_without_latent_rank_is_refused():
     with pytest.raises(PlannerError, match="need kv_lora_rank"):
         ModelSpec(name="x", vocab_size=10, d_model=64, n_layers=1, n_heads=4, d_ff=8,
                   q_lora_rank=16)
+
+
+def test_zoo_catalogue_matches_the_files():
+    """The quick name scan that lets one look-up parse one zoo file agrees with parsing all."""
+    (index, where), (parsed, parsed_where) = zoo._catalogue(), zoo._catalogue_parsed()
+    assert sorted(index.all_names) == sorted(parsed.all_names) and where == parsed_where
+    assert index.strict == parsed.strict

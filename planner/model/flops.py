@@ -17,8 +17,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from planner.model.tensors import active_elements, main_tensors
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -42,6 +40,8 @@ def attention_span_sum(spec: "ModelSpec", seq_len=None):
     layers, min(context, window) on local ones (broadcasts over `seq_len`).  An
     encoder-decoder counts encoder self-attention, decoder self-attention and cross-attention
     over a source of the same length."""
+    import numpy as np
+
     s = np.asarray(spec.context if seq_len is None else seq_len, dtype=float)
     local = spec.n_local_layers
     total = (spec.n_layers - local) * s
@@ -62,6 +62,8 @@ def attention_flops_per_token(spec: "ModelSpec", seq_len=None):
 def forward_flops_per_token(spec: "ModelSpec", seq_len=None):
     """Forward FLOPs per token at sequence length `seq_len` (default: the model's context);
     a float, or an array for an array of lengths."""
+    import numpy as np
+
     out = matmul_flops_per_token(spec) + attention_flops_per_token(spec, seq_len)
     return float(out) if np.ndim(out) == 0 else out
 

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 if TYPE_CHECKING:  # pragma: no cover
     from planner.model.spec import ModelSpec
 
 
 def layer_windows(spec: "ModelSpec") -> np.ndarray:
     """Per decoder layer: the tokens it caches at most (its window), 0 for a global layer."""
+    import numpy as np
+
     return np.array([spec.sliding_window if spec.is_local_layer(i) else 0
                      for i in range(spec.n_layers)], dtype=float)
 
@@ -41,12 +41,16 @@ def kv_elements_per_layer(spec: "ModelSpec") -> int:
 
 def kv_layer_bytes_per_token(spec: "ModelSpec", bytes_per_element: float = 2.0) -> np.ndarray:
     """Bytes one token of context adds to each layer's cache (before any window cap)."""
+    import numpy as np
+
     return np.full(spec.n_layers, kv_elements_per_layer(spec) * float(bytes_per_element))
 
 
 def kv_bytes_per_sequence(spec: "ModelSpec", context, bytes_per_element: float = 2.0):
     """KV cache bytes of one sequence of `context` tokens, each layer capped at its window
     (broadcasts over `context`).  Llama-2-7B, 4,096 tokens, f16: exactly 2 GiB."""
+    import numpy as np
+
     ctx = np.asarray(context, dtype=float)
     per_layer = kv_elements_per_layer(spec) * float(bytes_per_element)
     local = spec.n_local_layers
@@ -62,6 +66,8 @@ def kv_bytes_per_token(spec: "ModelSpec", bytes_per_element: float = 2.0, contex
     sequence of that length, local layers capped at their window (array-friendly)."""
     if context is None:
         return float(kv_elements_per_layer(spec) * spec.n_layers * float(bytes_per_element))
+    import numpy as np
+
     ctx = np.asarray(context, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = kv_bytes_per_sequence(spec, ctx, bytes_per_element) / ctx

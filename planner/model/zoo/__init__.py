@@ -8,6 +8,7 @@ spaces (`planner.names.NameIndex`).
 from __future__ import annotations
 
 import functools
+import re
 import tomllib
 from pathlib import Path
 
@@ -22,12 +23,12 @@ _FOLDER = Path(__file__).resolve().parent
 MAX_MODEL_FILE_BYTES = 4 * 2**20
 
 
-def load_file(path: Path) -> list[ModelSpec]:
+def load_file(path: Path, builtin: bool = False) -> list[ModelSpec]:
     """All models of one zoo/model TOML file (``[[model]]`` entries, a ``[model]`` table, or
-    the keys at top level).  Read defensively (`planner.safe_io`): a regular UTF-8 file of at
-    most 4 MiB, nested at most 64 deep."""
+    the keys at top level).  A user's file is read defensively (`planner.safe_io`): a regular
+    UTF-8 file of at most 4 MiB, nested at most 64 deep."""
     text = safe_io.read_text(path, "model file", MAX_MODEL_FILE_BYTES)
-    if safe_io.json_depth(text) > safe_io.MAX_JSON_DEPTH:  # arrays/tables nest like JSON
+    if not builtin and safe_io.json_depth(text) > safe_io.MAX_JSON_DEPTH:  # arrays nest too
         raise PlannerError(f"model file {str(path)!r} is nested more than "
                            f"{safe_io.MAX_JSON_DEPTH} levels deep (not a model description)")
     try:
@@ -57,15 +58,48 @@ def load_file(path: Path) -> list[ModelSpec]:
 def models() -> dict[str, ModelSpec]:
     """Every zoo model by name, in file order."""
     out: dict[str, ModelSpec] = {}
-    for path in sorted(_FOLDER.glob("*.toml")):
-        for spec in load_file(path):
+    for path in _files():
+        for spec in _file_models(path):
             out[spec.name] = spec
     return out
 
 
+def _files() -> list[Path]:
+    return sorted(_FOLDER.glob("*.toml"))
+
+
 @functools.cache
-def _index() -> NameIndex:
-    return NameIndex((name, spec.aliases) for name, spec in models().items())
+def _file_models(path: Path) -> tuple[ModelSpec, ...]:
+    return tuple(load_file(path, builtin=True))
+
+
+_NAME = re.compile(r'^name = "([^"]+)"\s*$', re.M)
+_ALIASES = re.compile(r'^aliases = \[([^\]]*)\]\s*$', re.M)
+
+
+@functools.cache
+def _catalogue() -> tuple[NameIndex, dict[str, Path]]:
+    """Names and aliases of every zoo model, and the file holding each, from a quick scan of
+    the files' ``name =`` / ``aliases =`` lines (so one look-up parses one file, not all);
+    `test_zoo_catalogue_matches_the_files` checks the scan against the parsed files."""
+    entries: list[tuple[str, list[str]]] = []
+    where: dict[str, Path] = {}
+    for path in _files():
+        text = path.read_text(encoding="utf-8")
+        for block in text.split("[[model]]")[1:]:
+            name = _NAME.search(block)
+            if name is None:  # pragma: no cover - a zoo file not in the usual layout
+                return _catalogue_parsed()
+            aliases = _ALIASES.search(block)
+            names = re.findall(r'"([^"]+)"', aliases.group(1)) if aliases else []
+            entries.append((name.group(1), names))
+            where[name.group(1)] = path
+    return NameIndex(entries), where
+
+
+def _catalogue_parsed() -> tuple[NameIndex, dict[str, Path]]:
+    where = {spec.name: path for path in _files() for spec in _file_models(path)}
+    return (NameIndex((n, spec.aliases) for n, spec in models().items()), where)
 
 
 def get(name: str) -> ModelSpec:
@@ -74,8 +108,9 @@ def get(name: str) -> ModelSpec:
         raise PlannerError(f"unknown model {name[:40]!r}... ({len(name):,} characters; zoo names "
                            "are short, see `planner models`, or give a config.json or model "
                            "TOML path)")
-    hit = _index().find(name)
+    index, where = _catalogue()
+    hit = index.find(name)
     if hit is None:
-        raise unknown("model", name, _index().all_names,
+        raise unknown("model", name, index.all_names,
                       "see `planner models`, or give a config.json or model TOML path")
-    return models()[hit]
+    return next(spec for spec in _file_models(where[hit]) if spec.name == hit)
