@@ -239,6 +239,15 @@ def test_deepseek_v3_fp8_checkpoint_bytes():
     assert 0 < 688_586_727_753 - got < 163 * 100_000
 
 
+def test_qwen3_moe_gguf_file():
+    """Qwen/Qwen3-30B-A3B-GGUF, Qwen3-30B-A3B-Q4_K_M.gguf: 18,556,685,824 bytes (file size as
+    pinned with its SHA-256 in public download scripts); the tensor data is that minus the
+    GGUF header and metadata (its 151,936-token vocabulary: a few MB)."""
+    got = weight_bytes(zoo.get("qwen3-30b-a3b"), "Q4_K_M").total
+    assert got == pytest.approx(18_556_685_824, rel=0.02)
+    assert 0 < 18_556_685_824 - got < 8 * 2**20
+
+
 @pytest.mark.parametrize("quant,published", [
     # TheBloke/Llama-2-7B-AWQ (128g GEMM): model.safetensors 3.89 GB
     ("awq", 3.89),

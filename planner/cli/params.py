@@ -207,7 +207,12 @@ def derivation(spec: ModelSpec, r: dict) -> str:
                      ("exact_params", "exact (checkpoint)"),
                      ("safetensors_params", "safetensors headers")):
         if r.get(k):
-            base = r["active_params"] if k == "published_active_params" else r["params"]
+            base = r["params"]
+            if k == "published_active_params":  # publishers differ on the input embedding
+                base = min((r["active_params"], r["active_params_excl_embedding"]),
+                           key=lambda a: abs(a - r[k]))
+                if base != r["active_params"]:
+                    label += " (without input embedding)"
             diff = (base - r[k]) / r[k]
             flag = (f"  << differs by {r[k] - r['params']:+,}"
                     if k == "safetensors_params" and r[k] != r["params"] else "")
