@@ -70,6 +70,61 @@ def read_text(path: str | Path, what: str, max_bytes: int) -> str:
                            f"{data[exc.start:exc.start + 1]!r}); is it a binary file?") from None
 
 
+def read_prefix(path: str | Path, what: str, nbytes: int) -> bytes:
+    """The first `nbytes` of a regular file (fewer if it is shorter): for formats whose header
+    says how much to read next (safetensors' 8-byte length), never the whole file."""
+    p = check_regular(path, what)
+    try:
+        with open(p, "rb") as fh:
+            return fh.read(nbytes)
+    except OSError as exc:
+        raise PlannerError(f"cannot read {what} {str(path)!r}: {exc.strerror}") from None
+
+
+MAX_JSON_DEPTH = 64  # Hugging Face configs nest 3-4 levels; Python's parser recurses
+
+
+def json_depth(text: str, limit: int = MAX_JSON_DEPTH) -> int:
+    """Nesting depth of JSON `text` (brackets outside strings), scanning only until it
+    exceeds `limit` - so a document nested 100,000 deep is refused before the recursive
+    parser sees it."""
+    import re
+
+    depth = deepest = 0
+    for m in re.finditer(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', text):
+        ch = m.group()
+        if ch in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > limit:
+                    return deepest
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def parse_json(text: str, what: str, limit: int = MAX_JSON_DEPTH):
+    """`json.loads` with a depth limit and one-line errors (line and column)."""
+    import json
+
+    if json_depth(text, limit) > limit:
+        raise PlannerError(f"{what} is nested more than {limit} levels deep (not a model "
+                           "configuration)")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PlannerError(f"{what} is not valid JSON: {exc.msg} at line {exc.lineno}, column "
+                           f"{exc.colno}") from None
+    except (ValueError, RecursionError) as exc:  # e.g. an integer of > 4,300 digits
+        raise PlannerError(f"{what} is not valid JSON ({str(exc).splitlines()[0]})") from None
+
+
+def read_json(path: str | Path, what: str, max_bytes: int, limit: int = MAX_JSON_DEPTH):
+    """A capped, regular, UTF-8 JSON file parsed with the depth limit."""
+    return parse_json(read_text(path, what, max_bytes), f"{what} {str(path)!r}", limit)
+
+
 def check_writable_target(path: str | Path, what: str = "output file") -> Path:
     """The target of a write: its folder must exist and be writable; the target itself must
     not be a folder."""

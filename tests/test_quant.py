@@ -104,9 +104,17 @@ def test_70b_attn_v_bump_and_moe_rules():
     assert types["blk.3.ffn_gate_inp.weight"] == "F32"  # router never quantised
 
 
-def test_tensor_list_counts_every_parameter():
-    for name, spec in zoo.models().items():
-        assert sum(t.n_elements for t in tensors(spec)) == total_params(spec), name
+def test_tensor_inventory_matches_published_gguf_files():
+    """The inventory against what llama.cpp prints when it loads TheBloke's
+    llama-2-7b.Q4_K_M.gguf: "loaded meta data with 19 key-value pairs and 291 tensors" and
+    "type f32: 65 tensors, type q4_K: 193 tensors, type q6_K: 33 tensors"; its elements are
+    the checkpoint's 6,738,415,616 parameters (meta-llama/Llama-2-7b-hf)."""
+    spec = zoo.get("llama-2-7b")
+    ts = tensors(spec)
+    assert len(ts) == 291
+    assert sum(t.n_elements for t in ts) == 6_738_415_616
+    types = gguf_tensor_types(spec, "Q4_K_M")
+    assert {ty: types.count(ty) for ty in set(types)} == {"F32": 65, "Q4_K": 193, "Q6_K": 33}
 
 
 def test_quantised_formats_keep_embeddings_16_bit():

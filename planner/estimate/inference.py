@@ -6,10 +6,11 @@ Memory
                (Pope et al. 2022, "Efficiently Scaling Transformer Inference", sec. 3.1;
                `model.kv_bytes_per_token`).  kv_heads is n_kv_heads (MQA: Shazeer 2019; GQA:
                Ainslie et al. 2023); head_dim is the spec's own (Gemma: 256 != d/heads); a
-               sliding-window model caches at most `sliding_window` tokens (Beltagy et al. 2020;
-               Jiang et al. 2023, Mistral 7B sec. 2 "rolling buffer cache"); quantised caches
-               use GGML block sizes (q8_0 = 34/32 bytes, q4_0 = 18/32).  Encoder-decoder models
-               add the cross-attention cache over a source of the same length.
+               sliding-window (local) layer caches at most `sliding_window` tokens (Beltagy et al.
+               2020; Jiang et al. 2023, Mistral 7B sec. 2 "rolling buffer cache"); MLA caches its
+               latent and rope key (DeepSeek-V2 sec. 2.1); quantised caches use GGML block sizes
+               (q8_0 = 34/32 bytes, q4_0 = 18/32).  Encoder-decoder models add the
+               cross-attention cache over a source of the same length (`planner.model.kv`).
   overheads    llama.cpp's compute buffer (see inference.toml [compute_buffer]) and the
                runtime's own share (CUDA context ~0.3-0.8 GB on discrete GPUs).
   reserve      on shared-memory machines (Device.unified_memory), what the OS and other
@@ -37,7 +38,7 @@ import numpy as np
 from planner.errors import PlannerError
 from planner.estimate import decode
 from planner.hardware.profiles import Device
-from planner.model.spec import ModelSpec, forward_flops_per_token, kv_bytes_per_token
+from planner.model.spec import ModelSpec, forward_flops_per_token, kv_bytes_per_sequence
 from planner.estimate.quant import (GGUF_TYPES, SIMPLE_TYPES, canonical_quant, inference_data,
                     kv_bytes_per_element, weight_bytes)
 
@@ -49,18 +50,21 @@ def _c() -> dict:
 # --- memory ----------------------------------------------------------------------------------
 
 def cached_tokens(spec: ModelSpec, context):
-    """Tokens a sequence keeps in its KV cache: the context, capped at the sliding window."""
+    """Cache cells a sequence needs in its longest layer cache: the context, capped at the
+    window only when every layer is local."""
     ctx = np.asarray(context, dtype=float)
-    return np.minimum(ctx, spec.sliding_window) if spec.sliding_window else ctx
+    if spec.sliding_window and spec.n_local_layers == spec.n_layers:
+        return np.minimum(ctx, spec.sliding_window)
+    return ctx
 
 
 def kv_cache_bytes(spec: ModelSpec, context, batch=1, kv_type: str = "f16"):
-    """KV cache bytes: 2 x layers x kv_heads x head_dim x min(context, window) x batch x bytes
-    per element.  Llama-2-7B, 4,096 tokens, f16: exactly 2 GiB."""
-    per_token = kv_bytes_per_token(spec, kv_bytes_per_element(kv_type))
-    if spec.arch == "encoder-decoder":  # + cross-attention K/V of the source, same length
-        per_token *= 2
-    return per_token * cached_tokens(spec, context) * np.asarray(batch, dtype=float)
+    """KV cache bytes of `batch` sequences of `context` tokens, layer by layer
+    (`planner.model.kv`: GQA 2 x kv_heads x head_dim, MLA latent + rope key, local layers capped
+    at their window, cross-attention for encoder-decoders).  Llama-2-7B, 4,096 tokens, f16:
+    exactly 2 GiB."""
+    per_sequence = kv_bytes_per_sequence(spec, context, kv_bytes_per_element(kv_type))
+    return per_sequence * np.asarray(batch, dtype=float)
 
 
 def compute_buffer_bytes(spec: ModelSpec, context, batch=1, flash_attention: bool = True):
@@ -160,11 +164,9 @@ def prefill_tokens_per_s(flops_per_token, peak, efficiency=0.5):
 
 def forward_flops(spec: ModelSpec, seq_len):
     """Forward FLOPs per token at sequence length `seq_len` (array-friendly), Hoffmann et al.
-    2022 App. F: a constant part plus the attention-over-positions part, linear in the span
-    (the span capped at the sliding window)."""
-    f0 = forward_flops_per_token(spec, 0)
-    slope = forward_flops_per_token(spec, 1) - f0
-    return f0 + slope * cached_tokens(spec, seq_len)
+    2022 App. F: the matmuls plus attention over each layer's real span (local layers capped
+    at their window; `planner.model.flops`)."""
+    return forward_flops_per_token(spec, seq_len)
 
 
 def weights_read_per_step(spec: ModelSpec, quant: str, batch=1, era: str = "current"):

@@ -1,9 +1,12 @@
-"""Weight formats: bytes of a model's weights at fp32/fp16/bf16/fp8/int8/int4/nf4 and at
-llama.cpp's GGUF quantisation types (Q2_K ... Q8_0), tensor by tensor.
+"""Weight formats: bytes of a model's weights at fp32/fp16/bf16/fp8/int8/int4/nf4, at the formats
+current checkpoints ship in (MXFP4, NVFP4, block-scaled FP8, AWQ/GPTQ at their group sizes) and at
+llama.cpp's GGUF file types (Q2_K ... Q8_0, the i-quants, TQ, MXFP4_MOE), tensor by tensor.
 
-* Per-tensor shapes come from `ModelSpec` (`tensors`): token_embd (V x d), output, per layer
-  attn_q/k/v/output and ffn_gate/up/down (or the experts' stacked ffn_*_exps and the router
-  ffn_gate_inp), norms and biases, named as in GGUF files.
+* Tensors and shapes come from the one inventory of the model (`planner.model.tensors`):
+  token_embd (V x d), output, per layer attn_q/k/v/output (or MLA's latent projections) and
+  ffn_gate/up/down (or the experts' stacked ffn_*_exps, shared ffn_*_shexp and the router
+  ffn_gate_inp), norms and biases, named as in GGUF files; their elements add up to the
+  parameter count by construction (no filler).
 * Bits per weight of each GGML type are read from llama.cpp's own table,
   ``gguf.constants.GGML_QUANT_SIZES`` (type -> (block_size, bytes_per_block); PyPI ``gguf``,
   gguf-py in github.com/ggml-org/llama.cpp): bits = 8 x bytes_per_block / block_size.
@@ -30,7 +33,8 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from planner.errors import PlannerError, unknown
-from planner.model.spec import ModelSpec, total_params
+from planner.model.spec import ModelSpec
+from planner.model.tensors import Tensor, main_tensors
 from planner.names import NameIndex
 from planner.resources import data_dir
 
@@ -38,6 +42,13 @@ from planner.resources import data_dir
 GGUF_TYPES = ("Q2_K", "Q3_K_S", "Q3_K_M", "Q3_K_L", "Q4_0", "Q4_1", "Q4_K_S", "Q4_K_M",
               "Q5_0", "Q5_1", "Q5_K_S", "Q5_K_M", "Q6_K", "Q8_0")
 SIMPLE_TYPES = ("fp32", "fp16", "bf16", "fp8", "int8", "int4", "nf4")
+# Accepted by name, not in the `--quant all` table: current checkpoint formats, and llama.cpp's
+# i-quant, ternary and FP4 file types (gguf_recipes.toml).
+CHECKPOINT_TYPES = ("mxfp4", "mxfp4-experts", "nvfp4", "fp8-block", "awq", "awq-g64", "awq-g32",
+                    "gptq", "gptq-g64", "gptq-g32")
+GGUF_MORE_TYPES = ("IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "IQ3_XXS", "IQ3_XS",
+                   "IQ3_S", "IQ3_M", "IQ4_NL", "IQ4_XS", "TQ1_0", "TQ2_0", "MXFP4_MOE",
+                   "NVFP4_GGUF")
 RECIPE_ERAS = ("current", "2023")
 # Projection roles a LoRA adapter can target (short names as in PEFT target_modules).
 LINEAR_ROLES = {"q": "attn_q", "k": "attn_k", "v": "attn_v", "o": "attn_output",
@@ -95,7 +106,12 @@ def ggml_bits(type_name: str) -> float:
 
 def quant_names() -> list[str]:
     """Every weight format accepted by `--quant`, smallest-first within each family."""
-    return list(SIMPLE_TYPES) + list(GGUF_TYPES)
+    return list(SIMPLE_TYPES) + list(CHECKPOINT_TYPES) + list(GGUF_TYPES) + list(GGUF_MORE_TYPES)
+
+
+def gguf_file_types() -> tuple[str, ...]:
+    """The GGUF file types (llama.cpp mixes), classic and i-quant/FP4."""
+    return GGUF_TYPES + GGUF_MORE_TYPES
 
 
 @functools.cache
@@ -135,138 +151,27 @@ def kv_bytes_per_element(kv_type: str) -> float:
 
 # --- tensors ---------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Tensor:
-    """One weight tensor: GGUF-style name, role, layer, matrix shape and how many stacked copies
-    (experts).  ``ne0`` (GGUF's row length) is the input dimension."""
-
-    name: str
-    role: str
-    layer: int          # block index, -1 outside the blocks
-    d_in: int
-    d_out: int = 1      # 1 for vectors (norms, biases)
-    count: int = 1      # stacked copies (routed experts)
-
-    @property
-    def n_elements(self) -> int:
-        return self.count * self.d_in * self.d_out
-
-    @property
-    def is_matrix(self) -> bool:
-        return self.d_out > 1
+def tensors(spec: ModelSpec, checkpoint: bool = False) -> tuple[Tensor, ...]:
+    """The weight tensors of `spec` from the one inventory (`planner.model.tensors`); their
+    elements add up to `total_params(spec)`.  ``checkpoint=True`` adds what a checkpoint
+    stores beside the model (MTP modules, vision tower and projector)."""
+    return _tensors(spec) if checkpoint else _main(spec)
 
 
 @functools.lru_cache(maxsize=256)
-def tensors(spec: ModelSpec) -> tuple[Tensor, ...]:
-    """The weight tensors of `spec` as (name, role, layer, shape); their element count equals
-    `model.total_params(spec)`.  Roles are llama.cpp's: token_embd, position_embd, output,
-    output_norm, attn_norm, ffn_norm, attn_q/k/v/output, ffn_gate/up/down, ffn_gate_inp
-    (router), ffn_{gate,up,down}_exps (routed experts), ffn_*_shexp (shared experts), bias,
-    attn_rel_b (T5 relative position bias)."""
-    d, q, kv, v = spec.d_model, spec.q_dim, spec.kv_dim, spec.vocab_size
-    norm_vectors = 2 if spec.norm == "layernorm" else 1  # LayerNorm weight + bias
-    out: list[Tensor] = []
-
-    def norm(name: str, role: str, layer: int = -1) -> None:
-        for k in range(norm_vectors):
-            out.append(Tensor(name + (".bias" if k else ".weight"), role if not k else "bias",
-                              layer, d))
-
-    def attention(prefix: str, layer: int, cross: bool = False) -> None:
-        tag = "cross_" if cross else ""
-        for role, din, dout in (("attn_q", d, q), ("attn_k", d, kv), ("attn_v", d, kv),
-                                ("attn_output", q, d)):
-            out.append(Tensor(f"{prefix}.{tag}{role}.weight", role, layer, din, dout))
-        if spec.qkv_bias:
-            out.append(Tensor(f"{prefix}.{tag}attn_qkv.bias", "bias", layer, q + 2 * kv))
-        if spec.attn_out_bias:
-            out.append(Tensor(f"{prefix}.{tag}attn_output.bias", "bias", layer, d))
-
-    def mlp(prefix: str, layer: int, width: int, suffix: str = "", count: int = 1) -> None:
-        ins = ("ffn_gate", "ffn_up") if spec.gated else ("ffn_up",)
-        for role in ins:
-            out.append(Tensor(f"{prefix}.{role}{suffix}.weight", role, layer, d, width, count))
-        out.append(Tensor(f"{prefix}.ffn_down{suffix}.weight", "ffn_down", layer, width, d,
-                          count))
-        if spec.mlp_bias:
-            out.append(Tensor(f"{prefix}.ffn{suffix}.bias", "bias", layer,
-                              count * (len(ins) * width + d)))
-
-    def block(prefix: str, layer: int, cross: bool = False, moe: bool = False) -> None:
-        norm(f"{prefix}.attn_norm", "attn_norm", layer)
-        attention(prefix, layer)
-        if cross:
-            norm(f"{prefix}.cross_attn_norm", "attn_norm", layer)
-            attention(prefix, layer, cross=True)
-        if spec.block_norms > 1:
-            norm(f"{prefix}.ffn_norm", "ffn_norm", layer)
-            for extra in range(spec.block_norms - 2):
-                norm(f"{prefix}.post_norm_{extra}", "attn_norm", layer)
-        if not moe:
-            mlp(prefix, layer, spec.d_ff)
-            return
-        out.append(Tensor(f"{prefix}.ffn_gate_inp.weight", "ffn_gate_inp", layer, d,
-                          spec.n_experts))
-        if spec.router_bias:
-            out.append(Tensor(f"{prefix}.ffn_gate_inp.bias", "bias", layer, spec.n_experts))
-        mlp(prefix, layer, spec.expert_width, "_exps", spec.n_experts)
-        if spec.n_shared_experts:
-            mlp(prefix, layer, spec.shared_expert_d_ff or spec.expert_width, "_shexp",
-                spec.n_shared_experts)
-
-    e = getattr(spec, "embedding_width", d)  # OPT-350m: embed_dim != d_model
-    out.append(Tensor("token_embd.weight", "token_embd", -1, e, v))
-    if e != d:  # project_in / project_out (HF OPTDecoder), bias-free
-        out.append(Tensor("project_in.weight", "other", -1, e, d))
-        out.append(Tensor("project_out.weight", "other", -1, d, e))
-    if spec.positions == "learned":
-        out.append(Tensor("position_embd.weight", "position_embd", -1, d, spec.positions_rows))
-    if spec.embedding_norm:
-        norm("token_embd_norm", "output_norm")
-    if spec.arch == "encoder-decoder":
-        if not spec.shared_encoder_decoder_embeddings:
-            out.append(Tensor("dec.token_embd.weight", "token_embd", -1, e, v))
-        if spec.positions == "learned":
-            out.append(Tensor("dec.position_embd.weight", "position_embd", -1, d,
-                              spec.positions_rows))
-        for i in range(spec.n_encoder_layers):
-            block(f"enc.blk.{i}", i)
-        for i in range(spec.n_layers):
-            block(f"dec.blk.{i}", i, cross=True)
-        stacks = ("enc.", "dec.")
-    else:
-        for i in range(spec.n_layers):
-            block(f"blk.{i}", i, moe=spec.is_moe and i >= spec.first_dense_layers)
-        stacks = ("",)
-    for s in stacks:
-        if spec.positions == "relative":
-            out.append(Tensor(f"{s}attn_rel_b.weight", "attn_rel_b", -1,
-                              spec.relative_attention_buckets, spec.n_heads))
-        if spec.final_norm:
-            norm(f"{s}output_norm", "output_norm")
-    if not spec.tie_embeddings:
-        out.append(Tensor("output.weight", "output", -1, e, v))
-    if spec.lm_head_bias:
-        out.append(Tensor("output.bias", "bias", -1, v))
-    # Whatever model.py counts that has no tensor here yet (e.g. Transformer-XL relative
-    # position matrices) is kept as an "other" matrix of d_model rows, so the tally always
-    # equals total_params; llama.cpp gives unlisted roles the file type's default type.
-    residual = total_params(spec) - sum(t.n_elements for t in out)
-    if residual >= d:
-        out.append(Tensor("other.weight", "other", -1, d, residual // d))
-        residual -= d * (residual // d)
-    if residual > 0:
-        out.append(Tensor("other.bias", "bias", -1, residual))
-    return tuple(out)
+def _main(spec: ModelSpec) -> tuple[Tensor, ...]:
+    return tuple(main_tensors(spec))
 
 
-_NEVER_QUANTISED = ("attn_norm", "ffn_norm", "output_norm", "bias", "ffn_gate_inp",
-                    "position_embd", "attn_rel_b")
+def _tensors(spec: ModelSpec) -> tuple[Tensor, ...]:
+    from planner.model.tensors import tensors as all_tensors
+    return all_tensors(spec)
 
 
 def _is_linear(t: Tensor) -> bool:
-    """A projection inside the blocks (what GPTQ/AWQ/bitsandbytes/NF4 quantise)."""
-    return t.role in LINEAR_ROLES.values()
+    """A projection inside the blocks (what GPTQ/AWQ/bitsandbytes/NF4/FP8 quantise); MoE
+    routers stay 16-bit (vLLM/llm-compressor ignore the gate; DeepSeek-V3 ships it in BF16)."""
+    return t.has("linear") and not t.has("router")
 
 
 # --- GGUF recipes ----------------------------------------------------------------------------
@@ -287,8 +192,12 @@ def _rule_holds(rule: dict, i: int, n: int, ctx: dict) -> bool:
             ok = i < want
         elif key == "layer_lt_div":
             ok = i < n // want
+        elif key == "middle":  # n/8 <= i < 7n/8
+            ok = (n // 8 <= i < 7 * n // 8) == bool(want)
         elif key == "gqa_ge":
             ok = ctx["n_gqa"] >= want
+        elif key == "expert_ge":
+            ok = ctx["n_expert"] >= want
         elif key == "n_expert":
             ok = ctx["n_expert"] == want
         elif key == "imatrix":
@@ -309,64 +218,109 @@ def _recipe(ftype: str, era: str) -> dict:
     return data["recipes"][ftype]
 
 
+def _allows_quantization(t: Tensor) -> bool:
+    """llama.cpp tensor_allows_quantization(): 2-D/3-D weights only, never norms, the MoE
+    router, position embeddings, T5's relative bias or a vision patch embedding."""
+    n = t.name
+    return (t.is_matrix and n.endswith("weight") and "_norm.weight" not in n
+            and "ffn_gate_inp.weight" not in n and not n.endswith("position_embd.weight")
+            and "attn_rel_b.weight" not in n and ".patch_embd" not in n)
+
+
+def _category(name: str) -> str:
+    """llama.cpp tensor_get_category(): the recipe role of a tensor, from its GGUF name."""
+    if name == "output.weight":
+        return "output"
+    if name == "token_embd.weight":
+        return "token_embd"
+    for key, cat in (("attn_qkv.weight", "attn_qkv"), ("attn_kv_b.weight", "attn_v"),
+                     ("attn_v.weight", "attn_v"), ("attn_k.weight", "attn_k"),
+                     ("attn_q.weight", "attn_q"), ("attn_output.weight", "attn_output"),
+                     ("ffn_up", "ffn_up"), ("ffn_gate", "ffn_gate"), ("ffn_down", "ffn_down")):
+        if key in name:
+            return cat
+    return "other"
+
+
 def gguf_tensor_types(spec: ModelSpec, ftype: str, era: str = "current",
-                      imatrix: bool = False) -> list[str]:
+                      imatrix: bool | None = None) -> list[str]:
     """The GGML type llama-quantize gives each tensor of `spec` for file type `ftype`
-    (llama_tensor_get_type, steps 1-6 of gguf_recipes.toml's header)."""
+    (llama_tensor_get_type, steps 1-6 of gguf_recipes.toml's header).  `imatrix` defaults to
+    what the file type needs (the IQ1/IQ2/IQ3_XXS types cannot be made without one)."""
     data = recipes_data()
     recipe = _recipe(ftype, era)
     default = recipe["default"]
+    if imatrix is None:
+        imatrix = bool(recipe.get("requires_imatrix", False))
     sizes = ggml_sizes()
     ts = tensors(spec)
     tied = not any(t.role == "output" for t in ts)
     ctx = {"n_gqa": spec.n_heads // spec.kv_heads, "n_expert": spec.n_experts,
            "imatrix": imatrix}
     is_70b = spec.n_layers == 80 and spec.kv_heads < spec.n_heads  # llama.cpp LLM_TYPE_70B
-    totals: dict[str, int] = {}
-    for t in ts:
-        totals[t.role] = totals.get(t.role, 0) + 1
-    seen: dict[str, int] = {}
+    cats = [_category(t.name) for t in ts]
+    n_attn_v = cats.count("attn_v") + cats.count("attn_qkv")
+    counters: dict[str, int] = {}
     out = []
-    for t in ts:
-        i = seen.get(t.role, 0)
-        seen[t.role] = i + 1
-        n = totals[t.role]
-        if t.role in _NEVER_QUANTISED or not t.is_matrix:
+    for t, cat in zip(ts, cats):
+        if not _allows_quantization(t):
             out.append("F32")
             continue
-        role = "output" if (t.role == "token_embd" and tied) else t.role
-        rule = recipe.get(role, default)
-        if isinstance(rule, list):
-            chosen = next((r["type"] for r in rule if _rule_holds(r, i, n, ctx)), default)
+        role = "output" if (cat == "token_embd" and tied) else cat
+        counter = "attn_v" if role in ("attn_v", "attn_qkv") else role
+        i = counters.get(counter, 0)
+        counters[counter] = i + 1
+        if counter == "attn_v":
+            n = n_attn_v
+        elif role.startswith("ffn_"):
+            n = spec.n_layers + spec.n_encoder_layers
+            if spec.n_experts > 1 and not recipe.get("ffn_by_count", False):
+                i = t.layer  # llama.cpp layer_info(): parsed from the name for MoE models
         else:
-            chosen = rule
-        for post in data.get("post_rules", []):
-            when = post.get("when", {})
-            if role not in post["roles"]:
-                continue
-            if when.get("model_type_70b") and not is_70b:
-                continue
-            if "n_expert" in when and when["n_expert"] != spec.n_experts:
-                continue
-            frm = post["from"]
-            if frm == "any" or chosen in frm:
-                chosen = post["to"]
+            n = 0
+        chosen = _choose(recipe, role, i, n, ctx, default)
+        if not recipe.get("skip_post_rules", False):
+            for post in data.get("post_rules", []):
+                when = post.get("when", {})
+                if role not in post["roles"]:
+                    continue
+                if when.get("model_type_70b") and not is_70b:
+                    continue
+                if "n_expert" in when and when["n_expert"] != spec.n_experts:
+                    continue
+                frm = post["from"]
+                if frm == "any" or chosen in frm:
+                    chosen = post["to"]
+        if recipe.get("experts_type") and t.count > 1 and role != "output":
+            chosen = recipe["experts_type"]  # MXFP4_MOE: stacked experts (ne[2] > 1)
         if role == "output":
-            orule = data["output_rule"]
-            if default in ("F16", "BF16", "F32"):
-                chosen = default
-            elif t.d_in % sizes[default][0]:
-                chosen = orule["misaligned"]
-            elif default == "Q8_0":
-                chosen = orule["if_default_is_q8_0"]
-            else:
-                chosen = orule["otherwise"]
-        if t.d_in % sizes[chosen][0]:
+            chosen = _output_type(recipe, default, t, sizes, data)
+        if t.d_in % sizes[chosen][0]:  # tensor_type_fallback()
             chosen = data["fallback"].get(chosen, chosen)
             if t.d_in % sizes[chosen][0]:
                 chosen = data["fallback"]["final"]
         out.append(chosen)
     return out
+
+
+def _choose(recipe: dict, role: str, i: int, n: int, ctx: dict, default: str) -> str:
+    rule = recipe.get(role, default)
+    if isinstance(rule, list):
+        return next((r["type"] for r in rule if _rule_holds(r, i, n, ctx)), default)
+    return rule
+
+
+def _output_type(recipe: dict, default: str, t: Tensor, sizes: dict, data: dict) -> str:
+    """[output_rule]: the output matrix (or the tied embedding)."""
+    if default in ("F16", "BF16", "F32"):
+        return default
+    if recipe.get("output_always"):
+        return recipe["output_always"]
+    if t.d_in % sizes[default][0]:
+        return data["output_rule"]["misaligned"]
+    if default == "Q8_0":
+        return data["output_rule"]["if_default_is_q8_0"]
+    return recipe.get("output", data["output_rule"]["otherwise"])
 
 
 # --- bytes -----------------------------------------------------------------------------------
@@ -387,46 +341,71 @@ class WeightBytes:
         return 8.0 * self.total / self.params
 
 
+def _quantised(t: Tensor, fmt: dict) -> bool:
+    """Does format `fmt` quantise tensor `t`?  "all": every tensor; "linear": the projections
+    inside the blocks (`_is_linear`); "experts": the routed experts only (gpt-oss MXFP4)."""
+    scope = fmt["quantise"]
+    if scope == "all":
+        return True
+    if scope == "experts":
+        return t.has("routed_expert") and t.has("linear")
+    return _is_linear(t)
+
+
 def _tensor_bytes_simple(t: Tensor, fmt: dict) -> float:
-    quantise = fmt["quantise"] == "all" or (fmt["quantise"] == "linear" and _is_linear(t))
-    if not quantise:
+    """Bytes of one tensor in a non-GGUF format: `bits` per element plus its scales -
+    `overhead_bits` per group of `group_size` elements along a row ("row": one per row), or
+    per `block` of rows x columns (DeepSeek-V3's 128 x 128 FP8 scales); `tensor_overhead_bits`
+    per matrix (NVFP4's second-level FP32 scale); `input_overhead_bits` per input channel
+    (GPTQ's g_idx)."""
+    if not _quantised(t, fmt):
         return t.n_elements * fmt["keep_bits"] / 8.0
     bits = t.n_elements * fmt["bits"]
+    rows = t.count * t.d_out
     group = fmt.get("group_size")
     if group:
-        size = t.d_in if group == "row" else group
-        bits += math.ceil(t.n_elements / size) * fmt["overhead_bits"]
+        per_row = 1 if group == "row" else math.ceil(t.d_in / group)
+        bits += rows * per_row * fmt["overhead_bits"]
+    block = fmt.get("block")
+    if block:
+        blocks = math.ceil(t.d_out / block[0]) * math.ceil(t.d_in / block[1])
+        bits += t.count * blocks * fmt["overhead_bits"]
+    bits += t.count * fmt.get("tensor_overhead_bits", 0)
+    bits += t.count * t.d_in * fmt.get("input_overhead_bits", 0)
     return bits / 8.0
 
 
 @functools.lru_cache(maxsize=1024)
 def weight_bytes(spec: ModelSpec, quant: str, era: str = "current",
-                 imatrix: bool = False) -> WeightBytes:
-    """Bytes of `spec`'s weights in format `quant` (any name `canonical_quant` accepts)."""
+                 imatrix: bool | None = None, checkpoint: bool = False) -> WeightBytes:
+    """Bytes of `spec`'s weights in format `quant` (any name `canonical_quant` accepts).
+    ``checkpoint=True`` also counts what a checkpoint stores beside the model (MTP modules,
+    vision tower; non-GGUF formats only - GGUF files hold the model, a vision tower goes to
+    a separate mmproj file)."""
     q = canonical_quant(quant)
-    ts = tensors(spec)
+    gguf = q in gguf_file_types()
+    ts = tensors(spec, checkpoint=checkpoint and not gguf)
     tied = not any(t.role == "output" for t in ts)
-    if q in GGUF_TYPES:
+    if gguf:
         sizes = ggml_sizes()
         types = gguf_tensor_types(spec, q, era, imatrix)
         each = [t.n_elements / sizes[ty][0] * sizes[ty][1] for t, ty in zip(ts, types)]
     else:
         fmt = inference_data()["weight_formats"][q]
-        types = [(q if (fmt["quantise"] == "all" or _is_linear(t)) else
-                  f"{fmt['keep_bits']}-bit") for t in ts]
+        types = [q if _quantised(t, fmt) else f"{fmt['keep_bits']}-bit" for t in ts]
         each = [_tensor_bytes_simple(t, fmt) for t in ts]
     by_type: dict[str, float] = {}
     for ty, b in zip(types, each):
         by_type[ty] = by_type.get(ty, 0.0) + b
-    emb = sum(b for t, b in zip(ts, each)
-              if t.role == "position_embd" or (t.role == "token_embd" and not tied))
-    experts = sum(b for t, b in zip(ts, each) if t.name.split(".")[-2].endswith("_exps"))
+    emb = sum(b for t, b in zip(ts, each) if not t.apart and (
+        t.role == "position_embd" or (t.role == "token_embd" and not tied)))
+    experts = sum(b for t, b in zip(ts, each) if t.has("routed_expert") and not t.apart)
     return WeightBytes(quant=q, total=float(sum(each)), params=sum(t.n_elements for t in ts),
                        embedding=float(emb), routed_experts=float(experts), by_type=by_type)
 
 
 def weights_bytes(spec: ModelSpec, quant: str | Sequence[str], era: str = "current",
-                  imatrix: bool = False):
+                  imatrix: bool | None = None):
     """Weights memory in bytes: a float for one format name, an array for a sequence."""
     if isinstance(quant, str):
         return weight_bytes(spec, quant, era, imatrix).total

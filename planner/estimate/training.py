@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from planner.errors import PlannerError, unknown
+from planner.model.flops import attention_span_sum
 from planner.model.spec import ModelSpec, active_params, flops_per_token_exact, non_embedding_params
 from planner.units import DAY, HOUR, MONTH
 
@@ -52,13 +53,11 @@ def attention_score_flops_per_token(spec: ModelSpec, seq_len=None) -> float:
     """Training (forward + backward) FLOPs per token of the attention-score block - QK^T and
     attention over V, 2·s·q_dim each in the forward - which selective recomputation re-runs.
     Korthikanti et al. 2022 sec. 5 count it as 72BsLh^2·s/(6h) per batch = 12·s·h·L per token.
-    Sliding-window attention spans min(s, window); an encoder-decoder counts both stacks and
-    the cross-attention."""
-    s = spec.context if seq_len is None else seq_len
-    span = min(s, spec.sliding_window) if spec.sliding_window else s
-    layers = spec.n_layers + (spec.n_encoder_layers + spec.n_layers
-                              if spec.arch == "encoder-decoder" else 0)
-    return 3.0 * layers * 4.0 * span * spec.q_dim
+    Local (sliding-window) layers span min(s, window), global ones s; an encoder-decoder
+    counts both stacks and the cross-attention (`planner.model.flops.attention_span_sum`)."""
+    spans = attention_span_sum(spec, seq_len)  # sum over layers of each layer's real span
+    out = 3.0 * 4.0 * spans * spec.q_dim
+    return float(out) if np.ndim(out) == 0 else out
 
 
 def hardware_flops(model_flops, recompute="none", selective_extra=0.0):

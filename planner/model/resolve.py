@@ -12,8 +12,48 @@ from planner.errors import PlannerError
 from planner.model.spec import ModelSpec
 
 
+MAX_MODEL_ARG = 1000  # a path or a name; longer is not a model
+
+
 def resolve_model(text: str) -> ModelSpec:
+    """The MODEL argument as a `ModelSpec`.  A reported (unconfirmed) architecture such as
+    GPT-4 is announced on stderr, so every command that uses it says so."""
+    spec = _resolve(text)
+    if spec.reported:
+        _announce(spec)
+    return spec
+
+
+def _announce(spec: ModelSpec) -> None:
+    import sys
+
+    if spec.name not in _ANNOUNCED:
+        _ANNOUNCED.add(spec.name)
+        print(f"note: {spec.name} is a REPORTED, UNCONFIRMED architecture ({spec.source}); "
+              "every figure for it rests on that report", file=sys.stderr)
+
+
+_ANNOUNCED: set[str] = set()
+
+
+def _resolve(text: str) -> ModelSpec:
+    if not isinstance(text, str) or not text.strip():
+        raise PlannerError("MODEL must be a zoo name, a config.json or folder, or a model "
+                           "TOML file (got an empty name)")
+    if len(text) > MAX_MODEL_ARG or "\x00" in text:
+        raise PlannerError(f"MODEL {text[:40]!r}... is {len(text):,} characters: not a model "
+                           f"name or path (at most {MAX_MODEL_ARG:,})")
     path = Path(text).expanduser()
+    try:
+        return _resolve_path(text, path)
+    except OSError as exc:  # e.g. a name too long for the file system
+        if len(text) > 200:
+            raise PlannerError(f"MODEL {text[:40]!r}... ({len(text):,} characters) is neither "
+                               "a zoo name nor a readable file") from None
+        raise PlannerError(f"cannot read MODEL {text!r}: {exc.strerror}") from None
+
+
+def _resolve_path(text: str, path: Path) -> ModelSpec:
     if path.is_dir() or (path.suffix == ".json" and path.exists()):
         from planner.model import hf  # lazy: only for config imports
         return hf.load(path)

@@ -10,12 +10,12 @@ bytes}, "weight_map": {tensor name: shard file}}``.
 """
 from __future__ import annotations
 
-import json
 import math
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from planner import safe_io
 from planner.errors import PlannerError
 
 # Bytes per element of each safetensors dtype (safetensors spec, `Dtype` enum).
@@ -67,28 +67,33 @@ class Tensor:
 
 
 def read_header(path: Path) -> list[Tensor]:
-    """The tensors listed in one .safetensors file's header (reads 8 + N bytes only)."""
+    """The tensors listed in one .safetensors file's header (reads 8 + N bytes only, N capped
+    at 100 MB; the data area is never read)."""
     path = Path(path)
+    what = "safetensors file"
+    head = safe_io.read_prefix(path, what, 8)
+    if len(head) < 8:
+        raise PlannerError(f"{path}: not a safetensors file (shorter than its 8-byte header "
+                           "length)")
+    (n,) = struct.unpack("<Q", head)
+    size = path.stat().st_size
+    if n > MAX_HEADER_BYTES or 8 + n > size:
+        raise PlannerError(f"{path}: not a safetensors file (header length {n:,} bytes does "
+                           f"not fit the {size:,}-byte file, or exceeds the format's "
+                           f"{MAX_HEADER_BYTES:,}-byte limit)")
+    raw = safe_io.read_prefix(path, what, 8 + n)[8:]
     try:
-        size = path.stat().st_size
-        with path.open("rb") as fh:
-            head = fh.read(8)
-            if len(head) < 8:
-                raise PlannerError(f"{path}: not a safetensors file (shorter than its 8-byte "
-                                   "header length)")
-            (n,) = struct.unpack("<Q", head)
-            if n > MAX_HEADER_BYTES or 8 + n > size:
-                raise PlannerError(f"{path}: not a safetensors file (header length {n:,} "
-                                   f"bytes does not fit the {size:,}-byte file)")
-            raw = fh.read(n)
-    except OSError as exc:
-        raise PlannerError(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PlannerError(f"{path}: malformed safetensors header ({exc})") from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PlannerError(f"{path}: malformed safetensors header (not UTF-8 at byte "
+                           f"{exc.start})") from None
+    header = safe_io.parse_json(text, f"{path}: malformed safetensors header:")
     if not isinstance(header, dict):
         raise PlannerError(f"{path}: malformed safetensors header (not a JSON object)")
+    meta = header.get("__metadata__")
+    if meta is not None and not isinstance(meta, dict):
+        raise PlannerError(f"{path}: malformed safetensors header: '__metadata__' must be an "
+                           f"object of strings, got {type(meta).__name__}")
     data_size = size - 8 - n
     tensors = []
     for name, info in header.items():
@@ -105,12 +110,13 @@ def _tensor(path: Path, name: str, info: object, data_size: int) -> Tensor:
     dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
     if dtype not in DTYPE_BYTES:
         raise PlannerError(f"{bad} (dtype {dtype!r}; valid: {', '.join(DTYPE_BYTES)})")
-    if not isinstance(shape, list) or not all(
-            isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
-        raise PlannerError(f"{bad} (shape must be a list of whole numbers >= 0, got {shape!r})")
+    if not isinstance(shape, list) or len(shape) > 8 or not all(
+            isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 2**40 for d in shape):
+        raise PlannerError(f"{bad} (shape must be a list of up to 8 whole numbers >= 0, got "
+                           f"{str(shape)[:80]})")
     t = Tensor(name, dtype, tuple(shape))
     if (not isinstance(offsets, list) or len(offsets) != 2
-            or not all(isinstance(o, int) for o in offsets)
+            or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
             or not 0 <= offsets[0] <= offsets[1] <= data_size
             or offsets[1] - offsets[0] != t.nbytes):
         raise PlannerError(f"{bad} (data_offsets {offsets!r} do not hold {t.nbytes:,} bytes of "
@@ -205,15 +211,19 @@ def checkpoint_count(folder: Path, tied: bool = True,
     return count_tensors(tensors, files, tied, f"headers of {len(files)} .safetensors file(s)")
 
 
+MAX_INDEX_BYTES = 64 * 2**20  # DeepSeek-V3's index (91k tensors) is ~9 MB
+
+
 def _read_index(index: Path) -> dict:
-    try:
-        data = json.loads(index.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise PlannerError(f"cannot read {index}: {exc.strerror}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PlannerError(f"{index}: malformed JSON ({exc})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("weight_map", {}), dict):
-        raise PlannerError(f"{index}: expected an object with a 'weight_map' object")
+    data = safe_io.read_json(index, "safetensors index", MAX_INDEX_BYTES)
+    if not isinstance(data, dict):
+        raise PlannerError(f"{index}: expected a JSON object with 'metadata' and 'weight_map'")
+    if not isinstance(data.get("weight_map", {}), dict):
+        raise PlannerError(f"{index}: 'weight_map' must be an object mapping tensor names to "
+                           f"shard files, got {type(data['weight_map']).__name__}")
+    if not isinstance(data.get("metadata", {}), dict):
+        raise PlannerError(f"{index}: 'metadata' must be an object (with total_size), got "
+                           f"{type(data['metadata']).__name__}")
     return data
 
 
@@ -221,9 +231,10 @@ def _index_shards(index: Path) -> list[str]:
     weight_map = _read_index(index).get("weight_map", {})
     shards = []
     for f in weight_map.values():
-        if not isinstance(f, str) or "/" in f or "\\" in f or f.startswith("."):
-            raise PlannerError(f"{index}: weight_map names shard {f!r} (expected a file name "
-                               "in the same folder)")
+        if (not isinstance(f, str) or not f or "/" in f or "\\" in f or f.startswith(".")
+                or len(f) > 255):
+            raise PlannerError(f"{index}: weight_map names shard {str(f)[:80]!r} (expected a "
+                               "file name in the same folder)")
         if f not in shards:
             shards.append(f)
     return sorted(shards)

@@ -1,19 +1,26 @@
-"""The model input: `ModelSpec`, and what follows from the architecture alone.
+"""The model input: `ModelSpec`, a transformer's architecture as data.
 
-Parameter counts are derived weight matrix by weight matrix, so every architectural choice that
-changes the count is explicit: gated MLPs have three matrices of d_model x d_ff (Shazeer 2020,
-"GLU Variants Improve Transformer"), grouped-query attention has n_kv_heads K/V heads (Ainslie
-et al. 2023), the head dimension is its own field (Gemma: 16 x 256 != 3072), LayerNorm has a
-weight and a bias and RMSNorm a weight only (Zhang & Sennrich 2019), parallel attention+MLP
-blocks may share one norm (GPT-J, Falcon-7B; Wang & Komatsuzaki 2021), mixture-of-experts
-layers have n_experts MLPs and a router (Fedus et al. 2021; Jiang et al. 2024 for Mixtral).
+Every count, FLOP and byte that follows from the architecture is derived from ONE walk over
+its weight tensors (`planner.model.tensors`): the parameter counts and breakdown
+(`planner.model.counts`), the forward FLOPs (`planner.model.flops`), the quantised sizes
+(`planner.estimate.quant`).  The KV cache follows the attention layout (`planner.model.kv`).
+Those names are re-exported here and from `planner.model`, so ``from planner.model.spec import
+total_params`` keeps working.
 
-FLOPs per token follow Kaplan et al. 2020 (6N, Table 1 / eq. 2.1 C = 6NBS) and Hoffmann et al.
-2022 App. F (the exact count with attention and embeddings).
+Architectural choices that change the count are explicit fields: gated MLPs have three
+matrices of d_model x d_ff (Shazeer 2020), grouped-query attention has n_kv_heads K/V heads
+(Ainslie et al. 2023), the head dimension is its own field (Gemma: 16 x 256 != 3072),
+LayerNorm has a weight and a bias and RMSNorm a weight only (Zhang & Sennrich 2019), parallel
+blocks may share one norm (GPT-J), mixture-of-experts layers have routed experts, shared experts
+and a router (Fedus et al. 2021; Dai et al. 2024 DeepSeekMoE), multi-head latent attention
+projects K and V through a low-rank latent (DeepSeek-AI 2024, DeepSeek-V2 sec. 2.1), local
+layers attend within a window (Beltagy et al. 2020; Gemma Team 2024), attention sinks add one
+logit per head (OpenAI 2025, gpt-oss model card sec. 2).
 """
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,9 +31,104 @@ MLPS = ("gelu", "relu", "swiglu", "geglu", "silu")
 GATED = ("swiglu", "geglu")
 POSITIONS = ("learned", "sinusoidal", "rotary", "alibi", "relative", "xl-relative", "none")
 NORMS = ("layernorm", "rmsnorm")
+QK_NORMS = ("", "head", "full")      # none; one norm of head_dim shared by the heads; per-head
+WINDOW_KINDS = ("sliding", "chunked")
+STATUSES = ("", "reported")          # "reported": architecture as reported, not confirmed
+PROJECTORS = ("gemma3", "linear")
 
 # Component names of the breakdown, in display order.
 COMPONENTS = ("embedding", "positions", "attention", "mlp", "norms", "lm_head")
+
+MAX_NAME = 200
+
+# Valid ranges of the size fields.  Generous (an order of magnitude or more beyond any published
+# model, 2026) but finite, so a hostile or mistyped file (10^6 layers, 10^12 context) is refused
+# at once instead of making every later step slow.
+LIMITS: dict[str, tuple[int, int]] = {
+    "vocab_size": (1, 2**27), "d_model": (1, 2**20), "n_layers": (1, 10_000),
+    "n_heads": (1, 2**16), "d_ff": (1, 2**24), "context": (1, 2**30),
+    "n_encoder_layers": (0, 10_000), "sliding_window": (0, 2**30), "n_experts": (0, 2**16),
+    "experts_per_token": (0, 2**16), "n_shared_experts": (0, 2**10),
+    "first_dense_layers": (0, 10_000), "q_lora_rank": (0, 2**20), "kv_lora_rank": (0, 2**20),
+    "rope_head_dim": (0, 2**16), "mtp_layers": (0, 100), "moe_layer_step": (1, 10_000),
+    "relative_attention_buckets": (1, 2**16),
+    # optional (None = derived)
+    "n_kv_heads": (1, 2**16), "head_dim": (1, 2**16), "v_head_dim": (1, 2**16),
+    "n_positions": (1, 2**30), "expert_d_ff": (1, 2**24), "shared_expert_d_ff": (1, 2**24),
+    "norms_per_block": (1, 16), "embed_dim": (1, 2**20),
+}
+REQUIRED = ("vocab_size", "d_model", "n_layers", "n_heads", "d_ff", "context")
+OPTIONAL = ("n_kv_heads", "head_dim", "v_head_dim", "n_positions", "expert_d_ff",
+            "shared_expert_d_ff", "norms_per_block", "embed_dim")
+FLAGS = ("qkv_bias", "attn_out_bias", "mlp_bias", "parallel_block", "final_norm",
+         "embedding_norm", "tie_embeddings", "lm_head_bias", "router_bias",
+         "shared_encoder_decoder_embeddings", "attention_sinks", "shared_expert_gate")
+
+# Published figures and provenance a zoo entry may carry (not architecture).
+META_NUMBERS = ("published_params", "published_active_params", "exact_params",
+                "exact_active_params", "train_tokens", "published_gpu_hours",
+                "published_pf_days", "published_flops", "published_neurons",
+                "checkpoint_bytes")
+META_TEXT = ("exact_params_source", "train_tokens_source", "published_gpu", "hf_id", "notes",
+             "published_gpu_hours_source", "published_params_source", "checkpoint_source",
+             "checkpoint_format")
+
+
+def _whole(value: Any, key: str, where: str, lo: int, hi: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+        raise PlannerError(f"{where}: {key} must be a whole number in {lo:,}..{hi:,}, "
+                           f"got {value!r}")
+
+
+@dataclass(frozen=True)
+class VisionSpec:
+    """A ViT vision tower and its projector into the text model (Gemma 3: SigLIP-So400m,
+    Zhai et al. 2023, with `Gemma3MultiModalProjector`).  Counted and reported apart from the
+    text model."""
+
+    d_model: int
+    n_layers: int
+    n_heads: int
+    d_ff: int
+    image_size: int
+    patch_size: int
+    channels: int = 3
+    projector: str = "gemma3"
+
+    @property
+    def patches(self) -> int:
+        return (self.image_size // self.patch_size) ** 2
+
+    def validate(self, where: str) -> None:
+        where = f"{where} vision"
+        for key, hi in (("d_model", 2**16), ("n_layers", 1000), ("n_heads", 2**12),
+                        ("d_ff", 2**18), ("image_size", 2**14), ("patch_size", 2**10),
+                        ("channels", 64)):
+            _whole(getattr(self, key), key, where, 1, hi)
+        if self.d_model % self.n_heads:
+            raise PlannerError(f"{where}: n_heads={self.n_heads} does not divide "
+                               f"d_model={self.d_model}")
+        if self.patch_size > self.image_size:
+            raise PlannerError(f"{where}: patch_size={self.patch_size} exceeds "
+                               f"image_size={self.image_size}")
+        if self.projector not in PROJECTORS:
+            raise unknown(f"projector in {where}:", str(self.projector), PROJECTORS)
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> "VisionSpec":
+        if not isinstance(data, dict):
+            raise PlannerError(f"{where}: 'vision' must be a table of the vision tower's sizes, "
+                               f"got {type(data).__name__}")
+        known = [f.name for f in dataclasses.fields(cls)]
+        for key in data:
+            if key not in known:
+                raise unknown(f"key in {where} vision:", str(key), known)
+        for need in ("d_model", "n_layers", "n_heads", "d_ff", "image_size", "patch_size"):
+            if need not in data:
+                raise PlannerError(f"{where} vision: missing required key {need!r}")
+        spec = cls(**data)
+        spec.validate(where)
+        return spec
 
 
 @dataclass(frozen=True)
@@ -34,7 +136,8 @@ class ModelSpec:
     """A transformer's architecture.  Field names follow the zoo TOML files.
 
     Defaults describe a GPT-2/3-style pre-norm decoder; `head_dim` defaults to d_model/n_heads,
-    `n_kv_heads` to n_heads, `n_positions` to `context`, `expert_d_ff` to `d_ff`."""
+    `n_kv_heads` to n_heads, `v_head_dim` to head_dim, `n_positions` to `context`, `expert_d_ff`
+    and `shared_expert_d_ff` to `d_ff`."""
 
     name: str
     vocab_size: int
@@ -46,35 +149,62 @@ class ModelSpec:
     n_encoder_layers: int = 0
     n_kv_heads: int | None = None
     head_dim: int | None = None
+    v_head_dim: int | None = None
     mlp: str = "gelu"
     context: int = 2048
     positions: str = "learned"
     n_positions: int | None = None
     norm: str = "layernorm"
+    # LayerNorm without its bias (Cohere); None: LayerNorm has one, RMSNorm none.
+    norm_bias: bool | None = None
     qkv_bias: bool = True
     attn_out_bias: bool = True
     mlp_bias: bool = True
     parallel_block: bool = False
     norms_per_block: int | None = None
+    # q/k normalisation: "head" = one norm of head_dim (Qwen3, Gemma 3; Dehghani et al. 2023),
+    # "full" = over all heads (OLMo 2's q_dim and kv_dim wide norms, Cohere's per-head weights).
+    qk_norm: str = ""
     final_norm: bool = True
     embedding_norm: bool = False
     tie_embeddings: bool = True
     lm_head_bias: bool = False
+    # Local attention: layers marked "L" in `attention_pattern` (repeated to n_layers; empty =
+    # every layer) attend within `sliding_window` tokens ("sliding", Beltagy et al. 2020) or
+    # within chunks of that size ("chunked", Llama 4); "G" layers attend to the whole context.
     sliding_window: int = 0
+    attention_pattern: str = ""
+    window_kind: str = "sliding"
+    attention_sinks: bool = False
+    # Multi-head latent attention (DeepSeek-V2 sec. 2.1.2-2.1.3): K and V from a kv_lora_rank
+    # latent, a decoupled RoPE key of rope_head_dim shared by the heads; head_dim is the q/k
+    # head width (nope + rope), v_head_dim the value head width; q_lora_rank > 0 adds the
+    # low-rank query path.
+    q_lora_rank: int = 0
+    kv_lora_rank: int = 0
+    rope_head_dim: int = 0
     n_experts: int = 0
     experts_per_token: int = 0
     n_shared_experts: int = 0
     expert_d_ff: int | None = None
     shared_expert_d_ff: int | None = None
+    shared_expert_gate: bool = False
     first_dense_layers: int = 0
+    # Layer i >= first_dense_layers is MoE when (i + 1) % moe_layer_step == 0 (HF Llama 4
+    # interleave_moe_layer_step, Qwen2-MoE decoder_sparse_step).
+    moe_layer_step: int = 1
     router_bias: bool = False
+    # Multi-token-prediction modules (DeepSeek-V3 sec. 2.2), reported apart from the model.
+    mtp_layers: int = 0
     relative_attention_buckets: int = 32
     shared_encoder_decoder_embeddings: bool = True
     # Width of the token embedding when it differs from d_model (OPT-350m's word_embed_proj_dim
     # = 512 < 1024): the embedding and a tied lm_head are vocab x embed_dim, and two bias-free
     # projections d_model x embed_dim map in and out of the blocks (HF OPTDecoder.project_in/out).
     embed_dim: int | None = None
+    vision: VisionSpec | None = None
     # Provenance and published figures (not architecture).
+    status: str = ""
     family: str = ""
     source: str = ""
     aliases: tuple[str, ...] = ()
@@ -90,7 +220,12 @@ class ModelSpec:
 
     @property
     def d_head(self) -> int:
+        """Width of one query/key head (MLA: the nope + rope parts)."""
         return self.d_model // self.n_heads if self.head_dim is None else self.head_dim
+
+    @property
+    def d_head_v(self) -> int:
+        return self.d_head if self.v_head_dim is None else self.v_head_dim
 
     @property
     def q_dim(self) -> int:
@@ -99,7 +234,16 @@ class ModelSpec:
 
     @property
     def kv_dim(self) -> int:
+        """Width of the K projection (and of V unless v_head_dim differs)."""
         return self.kv_heads * self.d_head
+
+    @property
+    def v_dim(self) -> int:
+        return self.kv_heads * self.d_head_v
+
+    @property
+    def mla(self) -> bool:
+        return self.kv_lora_rank > 0
 
     @property
     def gated(self) -> bool:
@@ -112,6 +256,11 @@ class ModelSpec:
     @property
     def expert_width(self) -> int:
         return self.expert_d_ff or self.d_ff
+
+    @property
+    def shared_width(self) -> int:
+        """Width of ONE shared expert."""
+        return self.shared_expert_d_ff or self.expert_width
 
     @property
     def embedding_width(self) -> int:
@@ -129,31 +278,75 @@ class ModelSpec:
             return self.norms_per_block
         return 2
 
+    @property
+    def norm_has_bias(self) -> bool:
+        return (self.norm == "layernorm") if self.norm_bias is None else self.norm_bias
+
+    @property
+    def reported(self) -> bool:
+        """True for an architecture known only from reports (GPT-4): every output says so."""
+        return self.status == "reported"
+
+    def is_moe_layer(self, i: int) -> bool:
+        return (self.is_moe and i >= self.first_dense_layers
+                and (i + 1) % self.moe_layer_step == 0)
+
+    def is_local_layer(self, i: int) -> bool:
+        """Layer i attends within `sliding_window` (False when the model has no window)."""
+        if not self.sliding_window:
+            return False
+        if not self.attention_pattern:
+            return True
+        return self.attention_pattern[i % len(self.attention_pattern)] == "L"
+
+    @property
+    def n_moe_layers(self) -> int:
+        return sum(self.is_moe_layer(i) for i in range(self.n_layers))
+
+    @property
+    def n_local_layers(self) -> int:
+        return sum(self.is_local_layer(i) for i in range(self.n_layers))
+
     def with_(self, **changes: Any) -> "ModelSpec":
         return dataclasses.replace(self, **changes)
 
     # -- validation ---------------------------------------------------------------------------
     def validate(self) -> None:
+        if not isinstance(self.name, str) or not 0 < len(self.name) <= MAX_NAME:
+            shown = (repr(self.name[:40]) + "...") if isinstance(self.name, str) else repr(
+                self.name)
+            raise PlannerError(f"model name must be text of 1..{MAX_NAME} characters, got "
+                               f"{shown}" + (f" ({len(self.name)} characters)"
+                                             if isinstance(self.name, str) else ""))
         where = f"model {self.name!r}"
-        for fld in ("vocab_size", "d_model", "n_layers", "n_heads", "d_ff", "context"):
-            v = getattr(self, fld)
-            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-                raise PlannerError(f"{where}: {fld} must be a positive whole number, got {v!r}")
-        for fld in ("n_encoder_layers", "sliding_window", "n_experts", "experts_per_token",
-                    "n_shared_experts", "first_dense_layers"):
-            v = getattr(self, fld)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-                raise PlannerError(f"{where}: {fld} must be a whole number >= 0, got {v!r}")
-        for fld in ("n_kv_heads", "head_dim", "n_positions", "expert_d_ff", "shared_expert_d_ff",
-                    "norms_per_block", "embed_dim"):
-            v = getattr(self, fld)
-            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v <= 0):
-                raise PlannerError(f"{where}: {fld} must be a positive whole number, got {v!r}")
-        for fld, valid in (("arch", ARCHS), ("mlp", MLPS), ("positions", POSITIONS),
-                           ("norm", NORMS)):
-            v = getattr(self, fld)
-            if v not in valid:
-                raise unknown(f"{fld} in {where}:", str(v), valid)
+        for key in REQUIRED:
+            lo, hi = LIMITS[key]
+            _whole(getattr(self, key), key, where, max(lo, 1), hi)
+        for key, (lo, hi) in LIMITS.items():
+            value = getattr(self, key)
+            if key in REQUIRED or (key in OPTIONAL and value is None):
+                continue
+            _whole(value, key, where, lo, hi)
+        for key in FLAGS:
+            if not isinstance(getattr(self, key), bool):
+                raise PlannerError(f"{where}: {key} must be true or false, got "
+                                   f"{getattr(self, key)!r}")
+        if self.norm_bias is not None and not isinstance(self.norm_bias, bool):
+            raise PlannerError(f"{where}: norm_bias must be true or false, got "
+                               f"{self.norm_bias!r}")
+        for key in ("family", "source", "attention_pattern"):
+            if not isinstance(getattr(self, key), str):
+                raise PlannerError(f"{where}: {key} must be text, got {getattr(self, key)!r}")
+        if not isinstance(self.aliases, tuple) or not all(
+                isinstance(a, str) and 0 < len(a) <= MAX_NAME for a in self.aliases):
+            raise PlannerError(f"{where}: aliases must be a list of names, got "
+                               f"{self.aliases!r}")
+        for key, valid in (("arch", ARCHS), ("mlp", MLPS), ("positions", POSITIONS),
+                           ("norm", NORMS), ("qk_norm", QK_NORMS),
+                           ("window_kind", WINDOW_KINDS), ("status", STATUSES)):
+            value = getattr(self, key)
+            if not isinstance(value, str) or value not in valid:
+                raise unknown(f"{key} in {where}:", str(value), [v for v in valid if v])
         if self.head_dim is None and self.d_model % self.n_heads:
             raise PlannerError(f"{where}: n_heads={self.n_heads} does not divide "
                                f"d_model={self.d_model} (give head_dim explicitly if intended)")
@@ -161,240 +354,116 @@ class ModelSpec:
             raise PlannerError(f"{where}: n_kv_heads={self.kv_heads} does not divide "
                                f"n_heads={self.n_heads} (grouped-query attention needs groups "
                                "of equal size)")
+        if self.attention_pattern and (set(self.attention_pattern) - {"L", "G"}
+                                       or len(self.attention_pattern) > self.n_layers):
+            raise PlannerError(f"{where}: attention_pattern must be up to n_layers="
+                               f"{self.n_layers} letters L (local) and G (global), got "
+                               f"{self.attention_pattern[:40]!r}")
+        if self.attention_pattern and not self.sliding_window:
+            raise PlannerError(f"{where}: attention_pattern needs a sliding_window > 0")
         if self.arch == "encoder-decoder" and self.n_encoder_layers == 0:
             raise PlannerError(f"{where}: an encoder-decoder model needs n_encoder_layers > 0")
-        if self.is_moe:
-            if not 0 < self.experts_per_token <= self.n_experts:
-                raise PlannerError(f"{where}: experts_per_token must be in 1..n_experts="
-                                   f"{self.n_experts}, got {self.experts_per_token}")
-            if self.first_dense_layers > self.n_layers:
-                raise PlannerError(f"{where}: first_dense_layers={self.first_dense_layers} "
-                                   f"exceeds n_layers={self.n_layers}")
+        self._validate_mla(where)
+        self._validate_moe(where)
+        if self.mtp_layers and not self.mla:
+            raise PlannerError(f"{where}: mtp_layers are modelled for DeepSeek-V3-style (MLA) "
+                               "models only; set kv_lora_rank or mtp_layers = 0")
+        if self.vision is not None:
+            if not isinstance(self.vision, VisionSpec):
+                raise PlannerError(f"{where}: vision must be a table of the vision tower's "
+                                   "sizes")
+            self.vision.validate(where)
+
+    def _validate_mla(self, where: str) -> None:
+        if not (self.mla or self.q_lora_rank or self.rope_head_dim):
+            return
+        if not self.mla:
+            raise PlannerError(f"{where}: q_lora_rank/rope_head_dim are multi-head latent "
+                               "attention keys and need kv_lora_rank > 0")
+        if self.head_dim is None or self.v_head_dim is None:
+            raise PlannerError(f"{where}: multi-head latent attention needs head_dim (q/k head "
+                               "width, nope + rope) and v_head_dim")
+        if not 0 < self.rope_head_dim < self.head_dim:
+            raise PlannerError(f"{where}: rope_head_dim must be in 1..head_dim-1="
+                               f"{self.head_dim - 1}, got {self.rope_head_dim}")
+        if self.kv_heads != self.n_heads:
+            raise PlannerError(f"{where}: multi-head latent attention has one K/V head per "
+                               f"query head (n_kv_heads {self.kv_heads} != n_heads "
+                               f"{self.n_heads})")
+        if self.arch != "decoder":
+            raise PlannerError(f"{where}: multi-head latent attention is modelled for "
+                               "decoders only")
+
+    def _validate_moe(self, where: str) -> None:
+        if not self.is_moe:
+            for key in ("experts_per_token", "n_shared_experts", "first_dense_layers"):
+                if getattr(self, key):
+                    raise PlannerError(f"{where}: {key}={getattr(self, key)} needs n_experts > 0")
+            return
+        if not 0 < self.experts_per_token <= self.n_experts:
+            raise PlannerError(f"{where}: experts_per_token must be in 1..n_experts="
+                               f"{self.n_experts}, got {self.experts_per_token}")
+        if self.first_dense_layers > self.n_layers:
+            raise PlannerError(f"{where}: first_dense_layers={self.first_dense_layers} "
+                               f"exceeds n_layers={self.n_layers}")
+        if self.arch != "decoder":
+            raise PlannerError(f"{where}: mixture-of-experts layers are modelled for "
+                               "decoders only")
+        if self.shared_expert_gate and not self.n_shared_experts:
+            raise PlannerError(f"{where}: shared_expert_gate needs n_shared_experts > 0")
 
     # -- construction from a mapping (zoo TOML, scenario inline model) ------------------------
     @classmethod
-    def from_dict(cls, data: dict, where: str = "model") -> "ModelSpec":
-        """Build from a zoo/scenario mapping; unknown keys are errors naming the key."""
+    def from_dict(cls, data: Any, where: str = "model") -> "ModelSpec":
+        """Build from a zoo/scenario mapping; unknown keys and mistyped values are errors
+        naming the key."""
+        if not isinstance(data, dict):
+            raise PlannerError(f"{where}: a model must be a table of keys (name, vocab_size, "
+                               f"d_model, ...), got {type(data).__name__}")
         known = {f.name for f in dataclasses.fields(cls)} - {"meta"}
-        meta_keys = {"published_params", "exact_params", "exact_params_source", "train_tokens",
-                     "train_tokens_source", "published_gpu_hours", "published_gpu",
-                     "published_pf_days", "published_flops", "hf_id", "notes",
-                     "published_gpu_hours_source", "published_params_source"}
         args: dict[str, Any] = {}
         meta: dict[str, Any] = {}
         for key, value in data.items():
             if key in known:
-                args[key] = tuple(value) if key == "aliases" else value
-            elif key in meta_keys:
+                if key == "aliases":
+                    if not isinstance(value, list):
+                        raise PlannerError(f"{where}: aliases must be a list of names, got "
+                                           f"{value!r}")
+                    value = tuple(value)
+                elif key == "vision":
+                    value = VisionSpec.from_dict(value, where)
+                args[key] = value
+            elif key in META_NUMBERS:
+                if (not isinstance(value, (int, float)) or isinstance(value, bool)
+                        or not math.isfinite(value) or value < 0):
+                    raise PlannerError(f"{where}: {key} must be a number >= 0, got {value!r}")
+                meta[key] = value
+            elif key in META_TEXT:
+                if not isinstance(value, str):
+                    raise PlannerError(f"{where}: {key} must be text, got {value!r}")
                 meta[key] = value
             else:
-                raise unknown(f"key in {where}:", key, sorted(known | meta_keys))
+                raise unknown(f"key in {where}:", str(key),
+                              sorted(known | set(META_NUMBERS) | set(META_TEXT)))
         for need in ("name", "vocab_size", "d_model", "n_layers", "n_heads", "d_ff"):
             if need not in args:
                 raise PlannerError(f"{where}: missing required key {need!r}")
         return cls(meta=meta, **args)
 
 
-# --- parameter counting --------------------------------------------------------------------------
+# The derived quantities, re-exported so the old import paths keep working (defined in their
+# own modules; imported last because they use ModelSpec only through annotations).
+from planner.model.counts import (HUMAN_BRAIN_NEURONS, active_params, attention_params,  # noqa: E402
+                                  breakdown, layer_groups, mlp_params, neurons,
+                                  non_embedding_params, parts, separate_params, total_params)
+from planner.model.flops import (attention_flops_per_token, flops_per_token_6n,  # noqa: E402
+                                 flops_per_token_exact, forward_flops_per_token)
+from planner.model.kv import (kv_bytes_per_sequence, kv_bytes_per_token,  # noqa: E402
+                              kv_layer_bytes_per_token, layer_windows)
 
-def _norm_params(spec: ModelSpec) -> int:
-    """One norm over d_model: LayerNorm has weight and bias, RMSNorm a weight only."""
-    return spec.d_model * (2 if spec.norm == "layernorm" else 1)
-
-
-def attention_params(spec: ModelSpec, cross: bool = False) -> int:
-    """Q, K, V and output projections with their biases (Vaswani et al. 2017 sec. 3.2.2;
-    K/V sized by n_kv_heads for MQA/GQA).  Cross-attention has the same shapes."""
-    d, q, kv = spec.d_model, spec.q_dim, spec.kv_dim
-    weights = d * q + 2 * d * kv + q * d
-    if spec.positions == "xl-relative":
-        # Transformer-XL relative positions (Dai et al. 2019 sec. 3.3): each layer projects the
-        # sinusoidal relative encodings with its own W_{k,R} (d_model x heads*d_head).  Gopher
-        # and Chinchilla use them (Rae et al. 2021 sec. 3; Hoffmann et al. 2022 sec. 4.1).
-        weights += d * q
-    biases = (q + 2 * kv if spec.qkv_bias else 0) + (d if spec.attn_out_bias else 0)
-    return weights + biases
-
-
-def mlp_params(spec: ModelSpec, width: int | None = None) -> int:
-    """One MLP: 2 matrices (up, down) or 3 for gated units (gate, up, down; Shazeer 2020)."""
-    w = spec.d_ff if width is None else width
-    n_in = 2 if spec.gated else 1
-    weights = (n_in + 1) * spec.d_model * w
-    biases = (n_in * w + spec.d_model) if spec.mlp_bias else 0
-    return weights + biases
-
-
-def _moe_layer_mlp(spec: ModelSpec, experts: int) -> int:
-    """MLP part of an MoE layer holding `experts` routed experts, the shared ones and the
-    router (d_model x n_experts; Fedus et al. 2021 sec. 2.1)."""
-    routed = experts * mlp_params(spec, spec.expert_width)
-    shared = spec.n_shared_experts * mlp_params(spec, spec.shared_expert_d_ff or spec.expert_width)
-    router = spec.d_model * spec.n_experts + (spec.n_experts if spec.router_bias else 0)
-    return routed + shared + router
-
-
-def _relative_bias(spec: ModelSpec) -> int:
-    """T5's relative position bias: buckets x heads, held by the first layer of each stack
-    (Raffel et al. 2020 sec. 2.1)."""
-    return spec.relative_attention_buckets * spec.n_heads if spec.positions == "relative" else 0
-
-
-def layer_groups(spec: ModelSpec, active: bool = False) -> list[dict]:
-    """Runs of identical layers: stack, count, and the attention/mlp/norms/total of one layer.
-
-    With ``active=True`` an MoE layer counts only the experts a token is routed to."""
-    groups: list[dict] = []
-    norm = _norm_params(spec)
-
-    def add(stack: str, count: int, attention: int, mlp: int, norms: int) -> None:
-        if count:
-            groups.append({"stack": stack, "count": count, "attention": attention, "mlp": mlp,
-                           "norms": norms, "total": attention + mlp + norms})
-
-    if spec.arch == "encoder-decoder":
-        enc_norms = spec.block_norms * norm
-        add("encoder", spec.n_encoder_layers, attention_params(spec), mlp_params(spec), enc_norms)
-        # Decoder blocks add cross-attention and its norm (Vaswani et al. 2017 sec. 3.1).
-        add("decoder", spec.n_layers, 2 * attention_params(spec), mlp_params(spec),
-            enc_norms + norm)
-        return groups
-    norms = spec.block_norms * norm
-    if not spec.is_moe:
-        add("decoder", spec.n_layers, attention_params(spec), mlp_params(spec), norms)
-        return groups
-    experts = spec.experts_per_token if active else spec.n_experts
-    add("decoder (dense)", spec.first_dense_layers, attention_params(spec), mlp_params(spec),
-        norms)
-    add("decoder (moe)", spec.n_layers - spec.first_dense_layers, attention_params(spec),
-        _moe_layer_mlp(spec, experts), norms)
-    return groups
-
-
-def breakdown(spec: ModelSpec, active: bool = False) -> dict[str, int]:
-    """Parameters by component: embedding, positions, attention, mlp, norms, lm_head."""
-    groups = layer_groups(spec, active)
-    stacks = 2 if spec.arch == "encoder-decoder" else 1
-    emb = spec.vocab_size * spec.embedding_width
-    if spec.arch == "encoder-decoder" and not spec.shared_encoder_decoder_embeddings:
-        emb *= 2
-    # OPT-350m style factorised embedding: project_in (embed_dim -> d_model) counted with the
-    # embedding, project_out (d_model -> embed_dim) with the lm_head; both without bias.
-    projection = spec.d_model * spec.embedding_width if spec.embedding_width != spec.d_model else 0
-    emb += projection
-    positions = spec.positions_rows * spec.d_model if spec.positions == "learned" else 0
-    positions *= stacks if spec.arch == "encoder-decoder" else 1
-    attention = sum(g["count"] * g["attention"] for g in groups) + stacks * _relative_bias(spec)
-    mlp = sum(g["count"] * g["mlp"] for g in groups)
-    norms = sum(g["count"] * g["norms"] for g in groups)
-    norms += stacks * _norm_params(spec) * spec.final_norm
-    norms += _norm_params(spec) * spec.embedding_norm
-    lm_head = 0 if spec.tie_embeddings else spec.vocab_size * spec.embedding_width
-    lm_head += spec.vocab_size * spec.lm_head_bias + projection
-    return {"embedding": emb, "positions": positions, "attention": attention, "mlp": mlp,
-            "norms": norms, "lm_head": lm_head}
-
-
-def total_params(spec: ModelSpec) -> int:
-    return sum(breakdown(spec).values())
-
-
-def active_params(spec: ModelSpec) -> int:
-    """Parameters a token passes through (MoE: experts_per_token routed experts + shared)."""
-    return sum(breakdown(spec, active=True).values())
-
-
-def non_embedding_params(spec: ModelSpec, active: bool = False) -> int:
-    """Kaplan et al. 2020's N (sec. 2.1): excludes the vocabulary and position embeddings.
-    An untied output matrix is a vocabulary embedding too, so it is excluded as well."""
-    b = breakdown(spec, active)
-    return b["attention"] + b["mlp"] + b["norms"]
-
-
-def neurons(spec: ModelSpec) -> int:
-    """Output units of every linear layer inside the blocks.
-
-    Per block: the q, k, v projections (n_heads*d_head + 2*n_kv_heads*d_head), the attention
-    output (d_model), the MLP hidden layer(s) (d_ff, twice for gated MLPs whose gate and up
-    projections are both linear layers) and the MLP output (d_model); cross-attention adds
-    another q, k, v, o; MoE layers count every expert and the router's n_experts outputs.
-    GPT-3 175B: (3d + d + 4d + d) = 9d per layer, 96 x 9 x 12,288 = 10,616,832."""
-    attn = spec.q_dim + 2 * spec.kv_dim + spec.d_model
-
-    def mlp_units(width: int) -> int:
-        return (2 if spec.gated else 1) * width + spec.d_model
-
-    dense_block = attn + mlp_units(spec.d_ff)
-    if spec.arch == "encoder-decoder":
-        return spec.n_encoder_layers * dense_block + spec.n_layers * (dense_block + attn)
-    if not spec.is_moe:
-        return spec.n_layers * dense_block
-    moe_block = (attn + spec.n_experts * mlp_units(spec.expert_width) + spec.n_experts
-                 + spec.n_shared_experts * mlp_units(spec.shared_expert_d_ff or spec.expert_width))
-    return (spec.first_dense_layers * dense_block
-            + (spec.n_layers - spec.first_dense_layers) * moe_block)
-
-
-HUMAN_BRAIN_NEURONS = 86e9  # Azevedo et al. 2009, J. Comp. Neurol. 513:532: 86.1 +/- 8.1 billion
-
-
-# --- FLOPs and KV cache --------------------------------------------------------------------------
-
-def flops_per_token_6n(spec: ModelSpec, non_embedding: bool = False) -> int:
-    """Training FLOPs per token, 6N (Kaplan et al. 2020 sec. 2.1, C = 6NBS: 2N forward, 4N
-    backward).  N is the total count as GPT-3's Table D.1 uses it, or Kaplan's non-embedding N;
-    MoE models use the parameters active per token."""
-    n = non_embedding_params(spec, active=True) if non_embedding else active_params(spec)
-    return 6 * n
-
-
-def forward_flops_per_token(spec: ModelSpec, seq_len: int | None = None) -> float:
-    """Forward FLOPs per token counted as in Hoffmann et al. 2022 App. F (Chinchilla), per
-    sequence of `seq_len` tokens divided by seq_len:
-
-      embeddings  2 * V * d
-      attention   2*3*d*(kq_size) [q,k,v; with GQA: 2*d*(q_dim + 2 kv_dim)]
-                  + 2*S*q_dim (logits) + 3*H*S (softmax) + 2*S*q_dim (values) + 2*q_dim*d (out)
-      dense block 2 * d * d_ff * (2, or 3 for gated MLPs; MoE: active experts) + router
-      logits      2 * d * V
-    (The attention-over-positions terms are per token, so they scale with S, not S^2.)"""
-    s = spec.context if seq_len is None else seq_len
-    d, v = spec.d_model, spec.vocab_size
-    mats = 3 if spec.gated else 2
-
-    def attention(self_len: int) -> float:
-        proj = 2 * d * (spec.q_dim + 2 * spec.kv_dim)
-        span = min(self_len, spec.sliding_window) if spec.sliding_window else self_len
-        return (proj + 2 * span * spec.q_dim + 3 * spec.n_heads * span + 2 * span * spec.q_dim
-                + 2 * spec.q_dim * d)
-
-    def dense(width: int, experts: int = 1) -> float:
-        return 2 * mats * d * width * experts
-
-    per_layer_dense = attention(s) + dense(spec.d_ff)
-    if spec.arch == "encoder-decoder":
-        # Source and target of length s: encoder tokens and decoder tokens each pass a stack;
-        # the decoder adds cross-attention.  Counted per decoder token (both stacks' work).
-        layers = spec.n_encoder_layers * per_layer_dense + spec.n_layers * (
-            per_layer_dense + attention(s))
-    elif spec.is_moe:
-        moe = (attention(s) + dense(spec.expert_width, spec.experts_per_token)
-               + dense(spec.shared_expert_d_ff or spec.expert_width, spec.n_shared_experts)
-               + 2 * d * spec.n_experts)
-        layers = (spec.first_dense_layers * per_layer_dense
-                  + (spec.n_layers - spec.first_dense_layers) * moe)
-    else:
-        layers = spec.n_layers * per_layer_dense
-    return 2 * v * d + layers + 2 * d * v
-
-
-def flops_per_token_exact(spec: ModelSpec, seq_len: int | None = None) -> float:
-    """Training FLOPs per token: forward + backward = 3 x forward (Hoffmann et al. 2022 App. F,
-    "we assume the backward pass has twice the FLOPs of the forward pass")."""
-    return 3 * forward_flops_per_token(spec, seq_len)
-
-
-def kv_bytes_per_token(spec: ModelSpec, bytes_per_element: float = 2.0) -> float:
-    """KV cache per token of context: 2 (K and V) x layers x n_kv_heads x d_head x bytes
-    (Pope et al. 2022, "Efficiently Scaling Transformer Inference", sec. 3.1)."""
-    return 2 * spec.n_layers * spec.kv_dim * bytes_per_element
+__all__ = ["ModelSpec", "VisionSpec", "COMPONENTS", "HUMAN_BRAIN_NEURONS", "active_params",
+           "attention_params", "breakdown", "layer_groups", "mlp_params", "neurons",
+           "non_embedding_params", "parts", "separate_params", "total_params",
+           "attention_flops_per_token", "flops_per_token_6n", "flops_per_token_exact",
+           "forward_flops_per_token", "kv_bytes_per_sequence", "kv_bytes_per_token",
+           "kv_layer_bytes_per_token", "layer_windows"]
