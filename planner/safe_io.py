@@ -64,10 +64,14 @@ def read_text(path: str | Path, what: str, max_bytes: int) -> str:
     binary or other-encoding files."""
     data = read_bytes(path, what, max_bytes)
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise PlannerError(f"{what} {str(path)!r} is not UTF-8 text (byte {exc.start}: "
                            f"{data[exc.start:exc.start + 1]!r}); is it a binary file?") from None
+    if "\x00" in text:
+        raise PlannerError(f"{what} {str(path)!r} is not UTF-8 text (it holds NUL bytes, at "
+                           f"byte {data.index(0)}); is it a binary file?")
+    return text
 
 
 def read_prefix(path: str | Path, what: str, nbytes: int) -> bytes:
@@ -125,20 +129,53 @@ def read_json(path: str | Path, what: str, max_bytes: int, limit: int = MAX_JSON
     return parse_json(read_text(path, what, max_bytes), f"{what} {str(path)!r}", limit)
 
 
+def parse_toml(text: str, what: str, limit: int = MAX_JSON_DEPTH) -> dict:
+    """`tomllib.loads` with a nesting limit (arrays and inline tables nest; Python's parser
+    recurses) and one-line errors."""
+    import tomllib
+
+    if json_depth(text, limit) > limit:
+        raise PlannerError(f"{what} is nested more than {limit} levels deep")
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PlannerError(f"malformed TOML in {what}: {exc}") from None
+    except RecursionError:
+        raise PlannerError(f"{what} is nested too deeply") from None
+
+
+def read_toml(path: str | Path, what: str, max_bytes: int, limit: int = MAX_JSON_DEPTH) -> dict:
+    """A capped, regular, UTF-8 TOML file parsed with the nesting limit."""
+    return parse_toml(read_text(path, what, max_bytes), f"{what} {str(path)!r}", limit)
+
+
 def check_writable_target(path: str | Path, what: str = "output file") -> Path:
-    """The target of a write: its folder must exist and be writable; the target itself must
-    not be a folder."""
+    """The file a write will replace: its folder must exist and be writable, and the target,
+    if it exists, must be a regular file (not a folder, device or pipe: os.replace would put a
+    file in its place).  A symbolic link is followed, so the file it points to is replaced and
+    the link kept.  Returns the real path."""
     p = Path(path).expanduser()
-    folder = p.parent if str(p.parent) else Path(".")
-    if not folder.is_dir():
-        raise PlannerError(f"cannot write {what} {str(path)!r}: the folder {str(folder)!r} "
-                           "does not exist")
-    if p.is_dir():
+    try:
+        real = Path(os.path.realpath(p))
+        folder = real.parent
+        if not folder.is_dir():
+            raise PlannerError(f"cannot write {what} {str(path)!r}: the folder "
+                               f"{str(p.parent)!r} does not exist")
+        try:
+            st = real.stat()
+        except FileNotFoundError:
+            st = None
+    except OSError as exc:  # e.g. a name longer than the file system allows
+        raise PlannerError(f"cannot write {what} {str(path)[:120]!r}: {exc.strerror}") from None
+    if st is not None and stat.S_ISDIR(st.st_mode):
         raise PlannerError(f"cannot write {what} {str(path)!r}: it is a folder")
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        raise PlannerError(f"cannot write {what} {str(path)!r}: it is not a regular file (a "
+                           "device, pipe or socket); give a file name")
     if not os.access(folder, os.W_OK):
         raise PlannerError(f"cannot write {what} {str(path)!r}: the folder {str(folder)!r} is "
                            "not writable")
-    return p
+    return real
 
 
 @contextlib.contextmanager
@@ -152,7 +189,7 @@ def atomic_write(path: str | Path, mode: str = "w", what: str = "output file",
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
                                    dir=str(target.parent) or ".")
     except OSError as exc:
-        raise PlannerError(f"cannot write {what} {str(path)!r}: {exc.strerror}") from None
+        raise PlannerError(f"cannot write {what} {str(path)[:120]!r}: {exc.strerror}") from None
     try:
         with os.fdopen(fd, mode, **({} if binary else {"encoding": encoding,
                                                         "newline": newline})) as fh:
@@ -176,8 +213,12 @@ def atomic_path(path: str | Path, what: str = "output file"):
     @contextlib.contextmanager
     def manager() -> Iterator[Path]:
         target = check_writable_target(path, what)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + target.suffix,
-                                   dir=str(target.parent) or ".")
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + target.suffix,
+                                       dir=str(target.parent) or ".")
+        except OSError as exc:
+            raise PlannerError(f"cannot write {what} {str(path)[:120]!r}: {exc.strerror}") \
+                from None
         os.close(fd)
         try:
             yield Path(tmp)

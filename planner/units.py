@@ -48,7 +48,11 @@ _DURATION_UNIT = {
     "y": YEAR, "yr": YEAR, "year": YEAR, "years": YEAR,
 }
 
-_NUMBER = r"[-+]?(?:\d[\d_,]*\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+# Digits with commas only as thousands separators (1,000,000) or Python-style underscores
+# (1_000_000): "1,,,0" or "10,00" is a typo, not 10.
+_INT = r"(?:\d{1,3}(?:,\d{3})+|\d+(?:_\d+)*)"
+_NUMBER = rf"[-+]?(?:{_INT}(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+_PLAIN_NUMBER = re.compile(rf"^\s*({_NUMBER})\s*$")
 _NUM_UNIT = re.compile(rf"^\s*({_NUMBER})\s*([A-Za-z]*)\s*$")
 
 
@@ -73,6 +77,19 @@ def _check_finite(value: float, text, what: str) -> float:
 
 
 # --- parsers -----------------------------------------------------------------------------------
+
+def parse_number(text: str | float, what: str = "number") -> float:
+    """A plain finite number without a unit: ``0.45``, ``1e3``, ``1,000``, ``1_000``.  Text
+    such as ``nan``, ``inf``, ``0x10`` or ``1,,,0`` is refused."""
+    if isinstance(text, bool):
+        raise PlannerError(f"{what} must be a number, got {text!r}")
+    if isinstance(text, (int, float)):
+        return _check_finite(float(text), text, what)
+    m = _PLAIN_NUMBER.match(str(text))
+    if not m:
+        raise PlannerError(f"{what} must be a number, got {text!r}")
+    return _check_finite(_to_float(m.group(1)), text, what)
+
 
 def parse_count(text: str | float, what: str = "count") -> float:
     """``175B`` -> 1.75e11; accepts k/M/B(G)/T/P suffixes, words (``6.7 billion``), plain
@@ -106,7 +123,7 @@ def parse_bytes(text: str | float, what: str = "memory") -> float:
         raise PlannerError(f"{what} {text!r} needs a unit (e.g. {value:g}GB = {value:g}e9 bytes "
                            f"or {value:g}GiB = {value:g} x 2^30 bytes)")
     if unit not in _BYTE_UNIT:
-        raise PlannerError(f"unknown memory unit {unit!r} in {text!r} "
+        raise PlannerError(f"{what} {text!r} has an unknown memory unit {unit!r} "
                            "(valid: B, kB, MB, GB, TB, KiB, MiB, GiB, TiB)")
     return _check_finite(value * _BYTE_UNIT[unit], text, what)
 
@@ -151,7 +168,8 @@ def parse_price(text: str | float, what: str = "price") -> float:
     if unit == "":
         return _check_finite(value, text, what)
     if unit not in _DURATION_UNIT or unit in ("m",):
-        raise PlannerError(f"unknown price period {unit!r} in {text!r} (valid: /h, /day, /month)")
+        raise PlannerError(f"{what} {text!r} has an unknown price period {unit!r} (valid: /h, "
+                           "/day, /month)")
     return _check_finite(value * HOUR / _DURATION_UNIT[unit], text, what)
 
 
@@ -165,6 +183,22 @@ def parse_usd(text: str | float, what: str = "budget") -> float:
 
 # --- formatters --------------------------------------------------------------------------------
 
+def _finite_only(fmt):
+    """Formatters print a figure that overflowed (a utilisation of 1e-300 takes 'infinite'
+    days) or is unknown (NaN) as words instead of failing on it."""
+    import functools
+
+    @functools.wraps(fmt)
+    def wrapper(x, *args, **kwargs):
+        x = float(x)
+        if math.isnan(x):
+            return "n/a"
+        if math.isinf(x):
+            return "infinite" if x > 0 else "-infinite"
+        return fmt(x, *args, **kwargs)
+    return wrapper
+
+
 def _sig(x: float, digits: int) -> str:
     """`digits` significant figures, without exponent for the usual range."""
     if x == 0:
@@ -173,6 +207,7 @@ def _sig(x: float, digits: int) -> str:
     return f"{x:.{decimals}f}"
 
 
+@_finite_only
 def format_count(n: float, digits: int = 4) -> str:
     """174604259328 -> ``174.6 B``; 124439808 -> ``124.4 M``; 950 -> ``950``."""
     n = float(n)
@@ -182,11 +217,13 @@ def format_count(n: float, digits: int = 4) -> str:
     return f"{n:.0f}" if n == int(n) else _sig(n, digits)
 
 
+@_finite_only
 def format_int(n: float) -> str:
     """Exact count with thousands separators: ``174,604,259,328``."""
     return f"{int(round(float(n))):,}"
 
 
+@_finite_only
 def format_flops(f: float, digits: int = 3) -> str:
     """3.14e23 -> ``3.14e23 FLOP``."""
     f = float(f)
@@ -196,6 +233,7 @@ def format_flops(f: float, digits: int = 3) -> str:
     return f"{mantissa}e{int(exp)} FLOP"
 
 
+@_finite_only
 def format_bytes(b: float, binary: bool = False, digits: int = 3) -> str:
     """13.5e9 -> ``13.5 GB``; with ``binary=True`` -> ``12.6 GiB``."""
     b = float(b)
@@ -219,6 +257,7 @@ def format_duration(seconds: float, digits: int = 3) -> str:
     return f"{_sig(s, digits)} s"
 
 
+@_finite_only
 def format_usd(x: float) -> str:
     """1234567 -> ``$1.23 M``; 912.5 -> ``$912.50``."""
     x = float(x)

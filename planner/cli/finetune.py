@@ -89,7 +89,11 @@ def finetune(model, device_name, memory, bandwidth, tflops, discrete, reserve, h
                            "with --bandwidth for an ad-hoc device")
     if device_name is None and memory and not bandwidth:
         bandwidth = "1GB/s"  # bandwidth plays no part in fine-tuning memory
-    device = resolve_device(device_name, memory, bandwidth, tflops, discrete, hardware_files)
+    # The device numbers pass the inference plan's keys (finite, > 0, units), like `infer`.
+    from planner.plan.infer import INFER
+    dev = INFER.from_cli({"memory": memory, "bandwidth": bandwidth, "tflops": tflops})
+    device = resolve_device(device_name, dev.get("memory"), dev.get("bandwidth"),
+                            dev.get("tflops"), discrete, hardware_files)
     r = parse_tokens(rank, "--rank")
     t = [x.strip() for x in targets.split(",") if x.strip()] if targets is not None else None
     if t is not None and not t:

@@ -94,6 +94,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(0)
     except KeyboardInterrupt:
         _fail("interrupted")
+    except OSError as exc:  # the system refused (disk full, permissions): say so in one line
+        where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
+        _fail(f"{exc.strerror or exc}{where}")
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -23,13 +23,12 @@ def report(scenario_file: str, out: str | None, no_charts: bool, max_rows: int) 
     loads nothing from the web, so it can be sent to someone who does not have planner."""
     from planner.render import plots
     from planner.render.report import write_report
-    src = Path(scenario_file)
-    if not src.is_file():
-        raise PlannerError(f"scenario file {scenario_file!r} not found "
-                           "(give a TOML file, e.g. scenarios/gpt3.toml)")
+    from planner.safe_io import check_regular, check_writable_target
+    src = check_regular(scenario_file, "scenario file")
     target = Path(out) if out else Path(src.stem + ".html")
     if target.suffix.lower() not in (".html", ".htm"):
         raise PlannerError(f"report file {str(target)!r} should end in .html")
+    check_writable_target(target, "report file")   # before the work, not after
     from planner.whatif.runner import run_file
     df, meta, summary = run_file(str(src))
     page_path = write_report(target, df, meta, summary, charts=not no_charts, max_rows=max_rows)

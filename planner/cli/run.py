@@ -66,6 +66,8 @@ def human(outcomes) -> str:
                              "--where/--sort pick the ones that matter)")
         else:
             lines.append("(no rows match)")
+        if o.failed:
+            lines.append(f"   {_failed(o)}")
         for c in o.expect:
             mark = "OK      " if c["ok"] else "MISMATCH"
             tol = f" {c['tolerance']}" if c["tolerance"] else ""
@@ -86,6 +88,11 @@ def human(outcomes) -> str:
     notes = ("Assumptions: 6ND training FLOPs (Kaplan et al. 2020), month = 730 h, dense peaks; "
              "see `planner report` for all sources.")
     return "\n\n".join(blocks) + "\n\n" + notes
+
+
+def _failed(o) -> str:
+    return (f"{o.failed:,} row{'s' if o.failed != 1 else ''} could not be answered (their "
+            f"`error` column says why), e.g.: {o.first_error}")
 
 
 def _short(v) -> str:
@@ -111,8 +118,10 @@ def _short(v) -> str:
 @click.option("--check", is_flag=True, help="Exit 1 if any [expect] figure is not reproduced.")
 @click.option("--chunk-rows", type=click.IntRange(min=1, max=10_000_000), default=200_000,
               show_default=True, help="Rows evaluated and written per vectorised pass.")
-@click.option("--max-rows", type=click.IntRange(min=1), default=20_000_000, show_default=True,
-              help="Refuse sweeps with more rows than this (before any work).")
+@click.option("--max-rows", type=click.IntRange(min=1, max=10**15), default=20_000_000,
+              show_default=True,
+              help="Refuse sweeps with more rows than this (before any work), or whose time, "
+                   "measured on their first rows, is far beyond ~300,000 rows/s of it.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on large sweeps (default: when stderr is a terminal).")
 @click.option("--hardware-file", "hardware_files", multiple=True, metavar="CSV",
@@ -145,6 +154,8 @@ def run(scenario, where, sort, out, plot, check, chunk_rows, max_rows, progress,
     if out:
         check_writable_target(out)
     if plot:
+        from planner.render.plots import _check_path
+        _check_path(plot)                      # the image type, before --out is replaced
         check_writable_target(plot, "chart file")
     stdout_fmt = "json" if as_json else (fmt if machine else None)
     sections = section_count(scenario)
@@ -173,6 +184,10 @@ def run(scenario, where, sort, out, plot, check, chunk_rows, max_rows, progress,
     if out:
         rows = sum(o.rows for o in outcomes)
         click.echo(f"wrote {rows:,} rows to {out}", err=True)
+    if machine:
+        for o in outcomes:
+            if o.failed:
+                click.echo(f"Warning: {o.scenario.title} [{o.kind}]: {_failed(o)}", err=True)
     if plot:
         from planner.render.plots import write_plot
         from planner.whatif.runner import to_frame

@@ -31,6 +31,7 @@ PEAK_COLUMNS = {p: (f"{p}_tops" if p == "int8" else f"{p}_tflops") for p in PREC
 REQUIRED = ("name", "memory", "memory_bandwidth_gbs")
 ENV_PATH = "PLANNER_HARDWARE_PATH"
 MAX_FILE_BYTES = 8 * 2**20     # a hardware table is a few hundred kB at most
+MAX_FILE_ROWS = 10_000
 # Numeric columns: (lower bound, upper bound); all must be finite and within these.
 NUMERIC = {
     "memory_bandwidth_gbs": (0.0, 1e6), "interconnect_gbs": (0.0, 1e6), "tdp_w": (0.0, 1e6),
@@ -77,10 +78,16 @@ def _read(path: Path) -> list[tuple[int, dict]]:
     if missing:
         raise PlannerError(f"hardware file {path} lacks column(s) {', '.join(missing)} "
                            f"(required: {', '.join(REQUIRED)}; see hardware_profiles/README.md)")
+    out = []
     try:
-        return [(reader.line_num, row) for row in reader]
+        for row in reader:
+            if len(out) >= MAX_FILE_ROWS:
+                raise PlannerError(f"hardware file {path} has more than {MAX_FILE_ROWS:,} rows "
+                                   "(a device table is a few hundred)")
+            out.append((reader.line_num, row))
     except csv.Error as exc:
         raise PlannerError(f"hardware file {path} line {reader.line_num}: {exc}") from None
+    return out
 
 
 def _number(row: dict, col: str) -> float | None:

@@ -66,4 +66,9 @@ def _resolve_path(text: str, path: Path) -> ModelSpec:
         return specs[0]
     if path.suffix == ".json":
         raise PlannerError(f"config file {text!r} does not exist")
+    if "/" in text and path.exists():   # a path, not a zoo name: say what is wrong with it
+        from planner.safe_io import check_regular
+        check_regular(path, "MODEL file")
+        raise PlannerError(f"MODEL file {text!r} is neither a config.json (or its folder) nor "
+                           "a model TOML file (.toml)")
     return zoo.get(text)

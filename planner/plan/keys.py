@@ -26,22 +26,11 @@ MAX_TEXT = 200   # characters of a name or other text value
 
 # --- parsers: (raw value, what) -> base-unit value --------------------------------------------
 
-def _number(raw: Any, what: str) -> float:
-    """A plain number: int/float, or text such as ``0.45`` or ``1e3`` (no units)."""
-    if isinstance(raw, bool):
-        raise PlannerError(f"{what} must be a number, got {raw!r}")
-    if isinstance(raw, (int, float)):
-        return float(raw)
-    text = str(raw).strip()
-    try:
-        return float(text.replace("_", ""))
-    except ValueError:
-        raise PlannerError(f"{what} must be a number, got {raw!r}") from None
 
 
 def _text(raw: Any, what: str) -> str:
-    if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
-        raise PlannerError(f"{what} must be text, got {raw!r}")
+    if not isinstance(raw, str):   # a name: a TOML number or table here is a wrong type
+        raise PlannerError(f"{what} must be text (a name), got {raw!r}")
     text = str(raw).strip()
     if not text:
         raise PlannerError(f"{what} is empty")
@@ -59,7 +48,7 @@ def _flag(raw: Any, what: str) -> bool:
 
 
 PARSERS: dict[str, Callable[[Any, str], Any]] = {
-    "number": _number,
+    "number": units.parse_number,
     "count": units.parse_count,
     "flops": lambda raw, what: units.parse_count(raw, what),
     "bytes": units.parse_bytes,
@@ -223,7 +212,10 @@ class KeyTable:
             if key.kind == "flag":
                 if key.secondary:
                     decls = [f"{key.flag}/{key.secondary}"]
-                opt = click.option(*decls, key.name, default=None, help=key.help_text())
+                    opt = click.option(*decls, key.name, default=None, help=key.help_text())
+                else:  # a switch: present or not (never a value to misread as true)
+                    opt = click.option(*decls, key.name, is_flag=True, default=None,
+                                       help=key.help_text())
             else:
                 opt = click.option(*decls, key.name, default=None, multiple=key.multiple,
                                    metavar=key.metavar or _metavar(key),

@@ -476,9 +476,11 @@ def save(fig_or_list, path) -> list[Path]:
     else:
         targets = [p.with_name(f"{p.stem}-{i + 1}-{name}{p.suffix}")
                    for i, (name, _) in enumerate(items)]
+    from planner.safe_io import atomic_path
     for (_, fig), target in zip(items, targets):
-        fig.savefig(target, format=target.suffix[1:].lower(), dpi=DPI,
-                    metadata={"Date": None} if target.suffix.lower() == ".svg" else None)
+        with atomic_path(target, "chart file") as tmp:   # an old chart survives a failure
+            fig.savefig(tmp, format=target.suffix[1:].lower(), dpi=DPI,
+                        metadata={"Date": None} if target.suffix.lower() == ".svg" else None)
     return targets
 
 

@@ -422,9 +422,8 @@ def html_report(df, meta: dict | None = None, summary=None, charts: bool = True,
 
 def write_report(path, df, meta: dict | None = None, summary=None, **kwargs) -> Path:
     """Write `html_report(...)` to `path` (UTF-8) and return the path."""
-    p = Path(path)
-    if p.parent and not p.parent.exists():
-        raise PlannerError(f"cannot write the report to {str(path)!r}: folder "
-                           f"{str(p.parent)!r} does not exist")
-    p.write_text(html_report(df, meta, summary, **kwargs), encoding="utf-8")
-    return p
+    from planner.safe_io import atomic_write
+    page = html_report(df, meta, summary, **kwargs)
+    with atomic_write(path, "w", "report file") as fh:   # an old page survives a failure
+        fh.write(page)
+    return Path(path)

@@ -20,8 +20,8 @@ from planner.errors import PlannerError
 from planner.evaluate.columns import Cat
 from planner.evaluate import infer as infer_eval, train as train_eval
 from planner.whatif.scenario import Dist, Scenario, Sweep
-from planner.whatif.sweep import (DEFAULT_CHUNK, Axis, Progress, check_fits_in_memory, chunks, grid_size,
-                    percentiles, sort_order, where_mask)
+from planner.whatif.sweep import (DEFAULT_CHUNK, Axis, Progress, WorkTimer, check_fits_in_memory,
+                                  chunks, grid_size, percentiles, sort_order, where_mask)
 
 DEFAULT_SAMPLES = 10_000
 MC_METRICS = ("days", "cost_usd", "gpu_hours", "energy_kwh", "gpus", "decode_tokens_per_s")
@@ -54,6 +54,32 @@ class Outcome:
     rows: int
     expect: list[dict] = field(default_factory=list)
     summary: list[dict] = field(default_factory=list)
+    failed: int = 0                 # rows the evaluator could not answer (their `error`)
+    first_error: str | None = None
+
+
+class Failures:
+    """Rows the evaluator could not answer.  A section none of whose rows has an answer is an
+    error (exit 2), not a table of n/a: raised at its end, before its last rows are written
+    (a small section writes nothing; an output file is never replaced).  Some failed rows in a
+    sweep are normal (a layout that does not fit); the count and the first reason are kept."""
+
+    def __init__(self, sc: Scenario, kind: str) -> None:
+        self.sc, self.kind, self.count, self.first = sc, kind, 0, None
+
+    def update(self, errors) -> None:
+        if errors is None:
+            return
+        bad = [e for e in np.asarray(errors, dtype=object).tolist() if e is not None]
+        self.count += len(bad)
+        if bad and self.first is None:
+            self.first = str(bad[0])
+
+    def check_all(self, total: int) -> None:
+        if total and self.count == total:
+            every = f" (every one of its {total:,} rows)" if total > 1 else ""
+            raise PlannerError(f"{self.sc.path.name}: scenario {self.sc.title!r} [{self.kind}]"
+                               f"{every}: {self.first}")
 
 
 def _models(sc: Scenario) -> tuple[dict, Any]:
@@ -155,7 +181,11 @@ def _run_section(sc: Scenario, kind: str, section: dict, fn, models: dict, model
     total = grid_size(axes)
     check_rows(total, opts.max_rows, sc.title)
     draws: dict[str, np.ndarray] = {}
-    if dists:
+    if dists:   # the draws, and the columns kept for the percentiles, must fit
+        check_fits_in_memory(samples, 4 * len(dists), opts.memory_limit,
+                             "the Monte-Carlo draws")
+        check_fits_in_memory(total, len(MC_METRICS) + 4 + len(axes), opts.memory_limit,
+                             "the Monte-Carlo summary")
         rng = np.random.default_rng(sc.montecarlo.get("seed", 0))
         draws = {k: d.sample(samples, rng) for k, d in dists}
     keep = opts.keep or bool(opts.sort)
@@ -167,16 +197,22 @@ def _run_section(sc: Scenario, kind: str, section: dict, fn, models: dict, model
     head: list[dict[str, np.ndarray]] = []
     mc_parts: list[dict[str, np.ndarray]] = []
     expect = Expectations(sc)
+    failed = Failures(sc, kind)
     kept = shown = 0
+    timer = WorkTimer(total, opts.max_rows, sc.title)
+    pending: list[dict[str, np.ndarray]] = []   # held until the timer has measured
     for idx in chunks(axes, opts.chunk_rows):
         n = len(idx["_rows"])
+        timer.start()
         cols = _columns(axes, idx, fixed, draws, idx.get("_sample"))
         res = fn(cols, n, models, opts.hardware_files)
         res = {k: v for k, v in res.items() if k not in train_eval.DESCRIPTIVE}
+        failed.update(res.get("error"))
         res = _with_inputs(res, axes, idx, cols, sc, kind, n)
         if opts.where:
             keep_mask = where_mask(res, opts.where)
             res = {k: v[keep_mask] for k, v in res.items()}
+        timer.stop(n)
         rows = len(res["kind"])
         progress.update(n)
         kept += rows
@@ -190,9 +226,12 @@ def _run_section(sc: Scenario, kind: str, section: dict, fn, models: dict, model
         if dists and rows:
             mc_parts.append({k: res[k] for k in _mc_columns(res, axes)})
         if not opts.sort:
-            for w in opts.writers:
-                w.write(res)
+            pending.append(res)
+            if timer.chunk >= 2:
+                _write(opts.writers, pending)
     progress.close()
+    failed.check_all(total)
+    _write(opts.writers, pending)
     kept_parts = parts if keep else head
     columns = {k: np.concatenate([p[k] for p in kept_parts]) for k in kept_parts[0]} \
         if kept_parts else {}
@@ -204,11 +243,19 @@ def _run_section(sc: Scenario, kind: str, section: dict, fn, models: dict, model
             for start in range(0, kept, opts.chunk_rows):
                 w.write({k: v[start:start + opts.chunk_rows] for k, v in columns.items()})
     outcome = Outcome(sc, kind, columns, kept)
+    outcome.failed, outcome.first_error = failed.count, failed.first
     outcome.expect = expect.result()
     if dists and mc_parts:
         mc = {k: np.concatenate([p[k] for p in mc_parts]) for k in mc_parts[0]}
         outcome.summary = summarise(mc, [a for a in axes if a.key != "_sample"])
     return outcome
+
+
+def _write(writers: list, pending: list) -> None:
+    for res in pending:
+        for w in writers:
+            w.write(res)
+    pending.clear()
 
 
 def check_rows(total: int, limit: int, title: str) -> None:

@@ -18,9 +18,9 @@ keys and wrong types are errors naming the key and its line in the file.
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -159,28 +159,31 @@ class _Locator:
         return self.path.name
 
 
+MAX_SCENARIO_BYTES = 2**20   # scenario files are a few kB; a MiB holds ~200,000 swept values
+
+
 def load(path: str | Path) -> list[Scenario]:
     """Parse and validate a scenario file into one or more `Scenario`s."""
+    from planner.safe_io import read_text
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PlannerError(f"cannot read scenario {str(path)!r}: {exc.strerror}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise PlannerError(f"malformed TOML in {path.name}: {exc}") from None
+    return list(_parse(path, read_text(path, "scenario file", MAX_SCENARIO_BYTES)))
+
+
+@functools.lru_cache(maxsize=4)   # `planner run` reads a file twice (sections, then rows)
+def _parse(path: Path, text: str) -> tuple[Scenario, ...]:
+    from planner.safe_io import parse_toml
+    data = parse_toml(text, path.name)
     loc = _Locator(path, text)
     for key in data:
         if key not in TOP_KEYS:
             raise _unknown_key(loc, "", key, TOP_KEYS)
     tables = data.get("scenario")
     if tables is None:
-        return [_scenario(data, {}, loc, path, 0)]
+        return (_scenario(data, {}, loc, path, 0),)
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         raise PlannerError(f"{loc.where('', 'scenario')}: 'scenario' must be [[scenario]] tables")
     defaults = {k: v for k, v in data.items() if k != "scenario"}
-    return [_scenario(t, defaults, loc, path, i) for i, t in enumerate(tables)]
+    return tuple(_scenario(t, defaults, loc, path, i) for i, t in enumerate(tables))
 
 
 def _unknown_key(loc: _Locator, section: str, key: str, valid) -> PlannerError:
@@ -255,7 +258,7 @@ def _value(key: Key, value: Any, what: str) -> Any:
     return key.parse(value, what)
 
 
-MAX_AXIS = 50_000_000  # values on one swept axis (each is held in memory)
+MAX_AXIS = 1_000_000  # values on one swept axis (held in memory; more is not a plan, a grid)
 
 
 def _check_axis(n: float, what: str) -> None:
@@ -288,6 +291,9 @@ def _range_or_dist(key: Key, spec: dict, what: str) -> Sweep | Dist:
                 _number(spec["step"], what + ".step")
             if not step > 0:
                 raise PlannerError(f"{what}: a range needs step > 0")
+            if key.integer and step != int(step):
+                raise PlannerError(f"{what}: {key.name} counts things, so the step must be a "
+                                   f"whole number, not {step:g}")
             count = math.floor((stop - start) / step + 1e-9) + 1
             _check_axis(count, what)
             values = start + step * np.arange(int(count))
@@ -306,7 +312,7 @@ def _range_or_dist(key: Key, spec: dict, what: str) -> Sweep | Dist:
             values = np.unique(np.round(values).astype(np.int64))
         for v in (values[0], values[-1]):
             key.check(v.item(), what)
-        return Sweep(tuple(v.item() for v in values))
+        return Sweep(tuple(values.tolist()))
     kind = _DISTS.get(frozenset(keys - {"dist"}))
     if kind is None:
         raise PlannerError(f"{what}: cannot read {spec!r} (a range {{start, stop, step}} or a "
@@ -340,6 +346,9 @@ def _range_or_dist(key: Key, spec: dict, what: str) -> Sweep | Dist:
     return Dist(kind, params, key.lower, key.upper)
 
 
+MAX_MODELS = 1000   # models in one [model] sweep (each is read and resolved)
+
+
 def _model_section(raw: Any, loc: _Locator) -> dict:
     if isinstance(raw, str):
         return {"name": raw}
@@ -354,7 +363,11 @@ def _model_section(raw: Any, loc: _Locator) -> dict:
             raise _unknown_key(loc, "model", sorted(extra)[0], list(MODEL_REF_KEYS))
         value = raw[refs[0]]
         if isinstance(value, list):
-            return {refs[0]: Sweep(tuple(_text(v, f"model.{refs[0]}") for v in value))}
+            what = f"{loc.where('model', refs[0])}: model.{refs[0]}"
+            if not value or len(value) > MAX_MODELS:
+                raise PlannerError(f"{what}: a sweep of 1 to {MAX_MODELS:,} models, got "
+                                   f"{len(value):,}")
+            return {refs[0]: Sweep(tuple(_text(v, what) for v in value))}
         return {refs[0]: _text(value, f"{loc.where('model', refs[0])}: model.{refs[0]}")}
     if raw:
         from planner.model.spec import ModelSpec
@@ -377,7 +390,7 @@ def _expect_section(raw: Any, loc: _Locator) -> dict:
         if isinstance(spec, bool):
             out[metric] = {"equals": spec}
         elif isinstance(spec, (int, float)):
-            out[metric] = {"value": float(spec), "rel": 0.02}
+            out[metric] = {"value": _number(spec, what), "rel": 0.02}
         elif isinstance(spec, dict) and set(spec) <= {"value", "rel", "abs", "min", "max", "source"}:
             out[metric] = {k: (_text(v, what) if k == "source" else _number(v, what))
                            for k, v in spec.items()}

@@ -37,34 +37,104 @@ def grid_size(axes: list[Axis]) -> int:
     return math.prod(len(a.values) for a in axes) if axes else 1
 
 
-def chunks(axes: list[Axis], chunk_rows: int = DEFAULT_CHUNK) -> Iterator[dict[str, np.ndarray]]:
+PROBE_ROWS = 256   # rows of each of the first two chunks: the second one is timed (WorkTimer)
+
+
+def chunks(axes: list[Axis], chunk_rows: int = DEFAULT_CHUNK,
+           probe_rows: int = PROBE_ROWS) -> Iterator[dict[str, np.ndarray]]:
     """Per-axis index arrays for consecutive chunks of the grid, in row order (the last axis
-    varies fastest, like nested loops in file order)."""
+    varies fastest, like nested loops in file order).  The first two chunks are `probe_rows`
+    long, so the time of the whole sweep can be measured on a few rows (`WorkTimer`)."""
     shape = tuple(len(a.values) for a in axes)
     total = grid_size(axes)
-    for start in range(0, total, chunk_rows):
-        rows = np.arange(start, min(total, start + chunk_rows), dtype=np.int64)
+    start, sizes = 0, [min(probe_rows, chunk_rows)] * 2
+    while start < total:
+        size = sizes.pop(0) if sizes else chunk_rows
+        rows = np.arange(start, min(total, start + size), dtype=np.int64)
         idx = np.unravel_index(rows, shape) if axes else ()
         yield {a.column: i for a, i in zip(axes, idx)} | {"_rows": rows}
+        start += size
+
+
+ROWS_PER_SECOND = 3e5   # what --max-rows assumes: ~300,000 rows/s evaluated and written
+TIME_SLACK = 3.0        # a measured projection must exceed the --max-rows budget this much
+
+
+class WorkTimer:
+    """Bounded time, measured: the second chunk (`PROBE_ROWS` rows, after the first has paid
+    the one-time costs) is timed, the whole sweep projected from it, and a sweep whose
+    projection is over TIME_SLACK x what --max-rows allows (max_rows / ROWS_PER_SECOND) is
+    refused then - after a second or two, not after hours.  Rows whose plans each need a
+    search (a categorical input swept, a cluster size per row with a predicted utilisation)
+    cost milliseconds, not microseconds; the row count alone would not see it."""
+
+    def __init__(self, total: int, max_rows: int, title: str) -> None:
+        import time
+        self.total, self.max_rows, self.title = total, max_rows, title
+        self.done, self.chunk = 0, 0
+        self.decided = total <= 2 * PROBE_ROWS
+        self.clock = time.process_time
+        self.started = self.clock()
+
+    def start(self) -> None:
+        self.t0 = self.clock()
+
+    def stop(self, n: int) -> None:
+        elapsed = self.clock() - self.t0
+        self.done += n
+        self.chunk += 1
+        if self.decided or self.chunk < 2:
+            return
+        self.decided = True
+        projected = elapsed / max(n, 1) * (self.total - self.done) + (self.clock() -
+                                                                        self.started)
+        budget = self.max_rows / ROWS_PER_SECOND
+        if projected > TIME_SLACK * budget:
+            from planner.units import format_duration
+            raise PlannerError(
+                f"scenario {self.title!r} would take about {format_duration(projected)} "
+                f"({self.total:,} rows at {elapsed / max(n, 1) * 1e3:.3g} ms each, as measured "
+                f"on its first rows), more than --max-rows {self.max_rows:,} allows (about "
+                f"{format_duration(budget)} of work); narrow the ranges or raise --max-rows")
 
 
 def memory_limit_bytes() -> float:
-    """Half the machine's physical memory (a sweep result must fit comfortably)."""
+    """Half the memory this process may use: the machine's physical memory, or less if a
+    limit is set on the process (RLIMIT_AS, RLIMIT_DATA) or its cgroup (containers)."""
+    limits = []
     try:
-        return 0.5 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        limits.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
     except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-        return 8e9
+        limits.append(16e9)
+    try:
+        import resource
+        for which in (resource.RLIMIT_AS, resource.RLIMIT_DATA):
+            soft = resource.getrlimit(which)[0]
+            if soft != resource.RLIM_INFINITY and soft > 0:
+                limits.append(soft)
+    except (ImportError, ValueError, OSError):  # pragma: no cover - non-POSIX
+        pass
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            with open(path, encoding="ascii") as fh:
+                text = fh.read(64).strip()
+            if text.isdigit() and 0 < int(text) < 2**60:
+                limits.append(int(text))
+        except OSError:
+            continue
+    return 0.5 * min(limits)
 
 
-def check_fits_in_memory(rows: int, columns: int, limit: float | None = None) -> None:
+def check_fits_in_memory(rows: int, columns: int, limit: float | None = None,
+                         what: str = "the sweep") -> None:
     need = rows * columns * BYTES_PER_CELL
     limit = memory_limit_bytes() if limit is None else limit
     if need > limit:
         raise PlannerError(
-            f"the sweep has {rows:,} rows x {columns} columns, about {need / 1e9:,.1f} GB: too "
-            f"large for memory (this machine holds {limit / 1e9:,.1f} GB); narrow the ranges, keep "
-            "only the rows you need with --where, or stream to a file in chunks with "
-            "--out FILE.csv")
+            f"{what} would hold {rows:,} rows x {columns} columns, about {need / 1e9:,.1f} GB: too "
+            f"large for memory (half of what this process may use: {limit / 1e9:,.1f} GB); "
+            "narrow the ranges or use fewer Monte-Carlo samples, keep only the rows you need "
+            "with --where, or stream to a file in chunks with --out FILE.csv")
 
 
 class Progress:
@@ -92,76 +162,177 @@ class Progress:
 
 _CLAUSE = re.compile(r"^\s*(not\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*(?:(<=|>=|==|!=|<|>|=)\s*(.+?))?"
                      r"\s*$")
+MAX_WHERE_CHARS = 2000
+MAX_CLAUSES = 64
+
+# The unit of a result column, from its name (the evaluators' naming rule: base units, with the
+# unit in the name where it is not a plain count): (kind, the column's unit in base units, words).
+_UNIT_RULES = (
+    (lambda c: c == "days" or c.endswith("_days"), "duration", 86400.0, "days"),
+    (lambda c: c.endswith("_hours"), "duration", 3600.0, "hours"),
+    (lambda c: c.endswith("_months"), "duration", 730 * 3600.0, "months of 730 h"),
+    (lambda c: c == "seconds" or c.endswith("_seconds") or (c.endswith("_s") and
+                                                           not c.endswith("_per_s")),
+     "duration", 1.0, "seconds"),
+    (lambda c: c.endswith("_bytes_per_s"), "bandwidth", 1.0, "bytes/s"),
+    (lambda c: c.endswith("_bytes"), "bytes", 1.0, "bytes"),
+    (lambda c: c.endswith("_gb"), "bytes", 1e9, "GB"),
+    (lambda c: c.endswith("_usd"), "usd", 1.0, "USD"),
+    (lambda c: c == "price_per_hour", "price", 1.0, "USD per device-hour"),
+)
+_EXAMPLES = {"duration": "30, 30d, 720h, 2 weeks", "bandwidth": "2TB/s, 900GiB/s",
+             "bytes": "80GB, 75GiB, 8e10", "usd": "$1M, 5e6, $250k", "price": "$2.50/h, 2.5",
+             "count": "1B, 2.5e9, 300k"}
 
 
-def _parse_value(text: str) -> Any:
-    from planner.units import parse_bytes, parse_count, parse_duration
-    t = text.strip().strip("'\"")
-    if t.lower() in ("true", "false"):
-        return t.lower() == "true"
-    for parser in (parse_count, parse_bytes, parse_duration):
-        try:
-            return parser(t)
-        except PlannerError:
-            continue
-    return t
+def column_unit(col: str) -> tuple[str, float, str]:
+    """(kind, scale, words): how a --where value for column `col` is read.  A bare number is in
+    the column's own unit; a value with a unit is converted to it (``days <= 30d`` keeps rows
+    of at most 30 days, ``days <= 720h`` too)."""
+    for test, kind, scale, words in _UNIT_RULES:
+        if test(col):
+            return kind, scale, words
+    return "count", 1.0, "a plain number"
+
+
+def _where_number(col: str, raw: str) -> float:
+    from planner import units
+    text = raw.strip().strip("'\"").strip()
+    what = f"--where: {col}"
+    kind, scale, words = column_unit(col)
+    try:
+        return units.parse_number(text, what)          # bare: the column's own unit
+    except PlannerError:
+        pass
+    parsers = {"bandwidth": units.parse_bandwidth, "bytes": units.parse_bytes,
+               "usd": units.parse_usd, "price": units.parse_price, "count": units.parse_count}
+    try:
+        if kind == "duration":
+            # 1M, 2.5B, 300k: a count of the column's unit (M is million; m is minutes)
+            if text[-1:] in ("k", "K", "M", "B", "T") and _is_number(text[:-1]):
+                return units.parse_count(text, what)
+            return units.parse_duration(text, what) / scale
+        return parsers[kind](text, what) / scale
+    except PlannerError:
+        raise PlannerError(f"--where: {col} is in {words}; cannot read {raw.strip()!r} as one "
+                           f"(e.g. {_EXAMPLES[kind]})") from None
+
+
+def _is_number(text: str) -> bool:
+    from planner.units import parse_number
+    try:
+        parse_number(text)
+        return True
+    except PlannerError:
+        return False
+
+
+def _column_kind(data: np.ndarray) -> str:
+    """'bool', 'number' or 'text' (object columns by their values; None is missing)."""
+    if data.dtype.kind == "b":
+        return "bool"
+    if data.dtype.kind in "fiu":
+        return "number"
+    sample = [v for v in data[:1000].tolist() if v is not None]
+    if sample and all(isinstance(v, (bool, np.bool_)) for v in sample):
+        return "bool"
+    if sample and all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
+                      for v in sample):
+        return "number"
+    return "text"
 
 
 def where_mask(columns: dict[str, np.ndarray], expr: str) -> np.ndarray:
     """Rows where `expr` holds.  Grammar: clause (and|or clause)*, with ``and`` binding tighter;
     clause := [not] column | column op value, op in < <= > >= == != (= means ==); value is a
-    number (units allowed: 5M, 30d, 80GB), true/false or a name.  Example:
-    ``meets_deadline and cost_usd < 5M``."""
+    number in the column's unit or with a unit of the same kind (30d, 80GB, $1M), true/false,
+    or a name.  Example: ``meets_deadline and cost_usd < 5M``."""
+    if len(expr) > MAX_WHERE_CHARS:
+        raise PlannerError(f"--where expression of {len(expr):,} characters is too long (at most "
+                           f"{MAX_WHERE_CHARS:,})")
+    disjuncts = [re.split(r"\s+and\s+", d) for d in re.split(r"\s+or\s+", expr.strip())]
+    if sum(len(d) for d in disjuncts) > MAX_CLAUSES:
+        raise PlannerError(f"--where has {sum(len(d) for d in disjuncts):,} clauses (at most "
+                           f"{MAX_CLAUSES})")
     n = len(next(iter(columns.values()))) if columns else 0
     result = np.zeros(n, dtype=bool)
-    for disjunct in re.split(r"\s+or\s+", expr.strip()):
+    for disjunct in disjuncts:
         part = np.ones(n, dtype=bool)
-        for clause in re.split(r"\s+and\s+", disjunct):
+        for clause in disjunct:
             part &= _clause_mask(columns, clause, n)
         result |= part
     return result
 
 
+_OPS = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
+        "==": np.equal, "=": np.equal, "!=": np.not_equal}
+
+
 def _clause_mask(columns: dict[str, np.ndarray], clause: str, n: int) -> np.ndarray:
     m = _CLAUSE.match(clause)
     if not m:
-        raise PlannerError(f"cannot read --where clause {clause!r} (expected e.g. "
-                           "'cost_usd < 5M', 'meets_deadline', 'not fits', 'device == h100-sxm')")
+        raise PlannerError(f"--where: cannot read clause {clause[:80]!r} (expected e.g. "
+                           "'cost_usd < 5M', 'days <= 30d', 'meets_deadline', 'not fits', "
+                           "'device == h100-sxm')")
     negate, col, op, raw = m.groups()
     if col not in columns:
         near = closest(col, list(columns))
         hint = f"did you mean {', '.join(near)}?" if near else "columns: " + ", ".join(columns)
-        raise PlannerError(f"unknown column {col!r} in --where ({hint})")
+        raise PlannerError(f"--where: unknown column {col[:80]!r} ({hint})")
     data = np.asarray(columns[col])
+    kind = _column_kind(data)
     if op is None:
-        if data.dtype != bool:
+        if kind != "bool":
             raise PlannerError(f"--where: column {col!r} is not true/false; compare it, e.g. "
                                f"'{col} > 0'")
-        mask = data.copy()
+        mask = np.equal(data, True)
+    elif kind == "number":
+        value = _where_number(col, raw)
+        values = data.astype(float) if data.dtype.kind != "O" else np.asarray(
+            [np.nan if v is None else v for v in data.tolist()], dtype=float)
+        mask = _OPS[op](values, value)
     else:
-        value = _parse_value(raw)
-        if isinstance(value, str) and data.dtype.kind in "fiub":
-            raise PlannerError(f"--where: {col} is numeric but {raw!r} is not a number")
-        ops = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
-               "==": np.equal, "=": np.equal, "!=": np.not_equal}
-        mask = ops[op](data, value)
+        text = raw.strip().strip("'\"")
+        if op not in ("==", "=", "!="):
+            raise PlannerError(f"--where: {col} is {'true/false' if kind == 'bool' else 'text'}; "
+                               f"compare it with == or != (not {op})")
+        if kind == "bool":
+            if text.lower() not in ("true", "false"):
+                raise PlannerError(f"--where: {col} is true/false, not {raw.strip()!r}")
+            mask = np.equal(data, text.lower() == "true")
+        else:
+            mask = np.asarray([v is not None and str(v) == text for v in data.tolist()],
+                              dtype=bool) if data.dtype.kind == "O" else np.equal(data, text)
+        if op == "!=":
+            mask = ~mask
     return ~mask if negate else mask
+
+
+MAX_SORT_COLUMNS = 16
 
 
 def sort_order(columns: dict[str, np.ndarray], spec: str) -> np.ndarray:
     """Row order for ``--sort`` ``col[,col...]``; a leading ``-`` sorts that column descending.
     Stable (numpy lexsort), so ties keep the sweep order."""
     keys = []
-    for item in reversed([s.strip() for s in spec.split(",") if s.strip()]):
+    items = [s.strip() for s in spec.split(",") if s.strip()]
+    if not items or len(items) > MAX_SORT_COLUMNS:
+        raise PlannerError(f"--sort {spec[:80]!r} needs 1 to {MAX_SORT_COLUMNS} comma-separated "
+                           "columns, '-col' for descending (e.g. 'cost_usd' or '-days,gpus')")
+    for item in reversed(items):
         desc = item.startswith("-")
         col = item.lstrip("-+")
         if col not in columns:
             near = closest(col, list(columns))
             hint = f"did you mean {', '.join(near)}?" if near else "columns: " + ", ".join(columns)
-            raise PlannerError(f"unknown column {col!r} in --sort ({hint})")
+            raise PlannerError(f"--sort: unknown column {col[:80]!r} ({hint})")
         data = np.asarray(columns[col])
-        if data.dtype.kind in "OUS":
-            data = np.unique(data, return_inverse=True)[1]
+        kind = _column_kind(data)
+        if kind == "text":   # by name; missing (None) first
+            data = np.unique(np.asarray(["" if v is None else str(v) for v in data.tolist()]),
+                             return_inverse=True)[1].ravel()
+        elif data.dtype.kind == "O":
+            data = np.asarray([np.nan if v is None else float(v) for v in data.tolist()])
         keys.append(-data.astype(float) if desc else data)
     return np.lexsort(keys) if keys else np.arange(len(next(iter(columns.values()))))
 
