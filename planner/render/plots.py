@@ -235,10 +235,20 @@ def time_vs_gpus(df, ax=None):
     devices = d["device"] if "device" in d.columns else np.full(len(d), "plan")
     colour = _colours(devices)
     missed = False
+    drawn: dict[tuple, str] = {}
     for dev in sorted(set(devices)):
         g = d[np.asarray(devices == dev)].sort_values("gpus")
-        ax.plot(g["gpus"], g["seconds"] / tu.scale, marker="o", ms=4, lw=1.4,
-                color=colour[dev], label=str(dev))
+        # A line exactly under another (same peak and utilisation: H100 and H200) is drawn
+        # dashed and wide, and its label says which it coincides with.
+        key = tuple(np.round(np.concatenate([g["gpus"].to_numpy(dtype=float),
+                                             g["seconds"].to_numpy(dtype=float)]), 6))
+        same = drawn.get(key)
+        ax.plot(g["gpus"], g["seconds"] / tu.scale, marker="o" if same is None else "s",
+                ms=4 if same is None else 7, mfc="none" if same else None,
+                lw=1.4 if same is None else 3.0, ls="-" if same is None else "--",
+                color=colour[dev], label=str(dev) + (f" (same as {same})" if same else ""),
+                zorder=2 if same is None else 1)
+        drawn.setdefault(key, str(dev))
         if "meets_deadline" in g.columns and "deadline_seconds" in g.columns \
                 and np.isfinite(_first_finite(g["deadline_seconds"])):
             late = ~g["meets_deadline"].astype(bool)

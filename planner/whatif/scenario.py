@@ -118,15 +118,21 @@ class Scenario:
                    for v in sec.values())
 
     def inputs(self) -> dict:
-        """The scenario as parsed, for reports (sweeps and distributions described)."""
-        def show(v: Any) -> Any:
+        """The scenario as parsed, for reports: values as people write them (by their key's
+        unit: ``15.0 T`` tokens, ``30.0 days``), sweeps and distributions described."""
+        from planner.render.cells import format_input
+
+        def show(section: str, key: str, v: Any) -> Any:
+            table = SECTIONS.get(section)
+            unit = table[key].unit if table is not None and key in table else ""
+            one = lambda x: format_input(unit, x)  # noqa: E731
             if isinstance(v, Sweep):
-                return list(v.values) if len(v.values) <= 12 else \
-                    f"{len(v.values)} values from {v.values[0]} to {v.values[-1]}"
+                return [one(x) for x in v.values] if len(v.values) <= 12 else \
+                    f"{len(v.values)} values from {one(v.values[0])} to {one(v.values[-1])}"
             if isinstance(v, Dist):
-                return f"{v.kind}({', '.join(f'{k}={x:g}' for k, x in v.params.items())})"
-            return v
-        return {name: {k: show(v) for k, v in sec.items()}
+                return f"{v.kind}({', '.join(f'{k}={one(x)}' for k, x in v.params.items())})"
+            return one(v)
+        return {name: {k: show(name, k, v) for k, v in sec.items()}
                 for name, sec in (("model", self.model), ("train", self.train),
                                   ("infer", self.infer), ("optimal", self.optimal))
                 if sec}
