@@ -303,7 +303,7 @@ def _metavar(key: Key) -> str:
             "text": "NAME"}.get(key.kind, "X")
 
 
-def make_plan_type(name: str, table: KeyTable, doc: str) -> type:
+def make_plan_type(name: str, table: KeyTable, doc: str, module: str = "planner.plan") -> type:
     """A frozen dataclass with one field per key (None = not given), and helpers to build it
     from command-line values or a mapping and to turn it into evaluator columns."""
     fields = [(k.name, Any, dataclasses.field(default=None)) for k in table.keys]
@@ -327,4 +327,5 @@ def make_plan_type(name: str, table: KeyTable, doc: str) -> type:
     cls = dataclasses.make_dataclass(name, fields, frozen=True, namespace={
         "__doc__": doc, "table": table, "given": given,
         "from_cli": classmethod(from_cli), "from_mapping": classmethod(from_mapping)})
+    cls.__module__ = module
     return cls
