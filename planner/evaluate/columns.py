@@ -105,3 +105,22 @@ class Errors:
     @property
     def ok(self) -> np.ndarray:
         return np.equal(self.reason, None)
+
+
+def choose(n: int, cases: list[tuple], default=None) -> np.ndarray:
+    """An object column from (mask, value) cases, the first matching case winning; a value is
+    a scalar (one Python object shared by its rows: no per-row strings are built) or an object
+    array of length n.  Built as an integer index into the few values, then one gather."""
+    masks = [np.broadcast_to(np.asarray(m, dtype=bool), (n,)) for m, _ in cases]
+    which = np.select(masks, np.arange(len(cases)), default=len(cases)) if cases else \
+        np.full(n, 0)
+    values = [v for _, v in cases] + [default]
+    table = np.empty(len(values), dtype=object)
+    for j, v in enumerate(values):
+        table[j] = None if isinstance(v, np.ndarray) else v
+    out = table[which]
+    for j, v in enumerate(values):
+        if isinstance(v, np.ndarray):
+            sel = which == j
+            out[sel] = v[sel]
+    return out
