@@ -9,7 +9,7 @@ import math
 
 import click
 
-from planner.estimate.parallel.steptime import TERMS
+from planner.estimate.parallel.terms import TERMS
 from planner.plan.train import TRAIN, TrainPlan
 from planner.render.output import emit, output_options
 from planner.units import (MONTH, format_bytes, format_count, format_duration, format_flops,

@@ -44,7 +44,7 @@ SLACK = 1 + 1e-9
 # the command prints them; scenario tables leave them out (they are in the report's inputs).
 DESCRIPTIVE = ("gpus_how", "utilisation_source", "price_source", "optimizer_mode")
 # Columns only a predicted utilisation has (planner.estimate.parallel), NaN otherwise.
-from planner.estimate.parallel.steptime import TERMS  # noqa: E402  (step-time terms)
+from planner.estimate.parallel.terms import TERMS  # noqa: E402  (step-time terms)
 PREDICTED = ("cp", "ep", "interleave", "global_batch", "step_seconds", "tokens_per_s",
              "tflops_per_gpu", "memory_buffers", *(f"time_{t}" for t in TERMS))
 
