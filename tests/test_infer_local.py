@@ -172,7 +172,7 @@ def test_offload_70b_on_a_24gb_card(cli):
     assert "DOES NOT FIT" in out and "give --ram" in out
 
 
-def test_more_layers_in_ram_never_speed_decode():
+def test_pinned_layers_in_a_sweep_never_speed_decode_when_moved_to_ram():
     """Property (issue 11): offloading more layers to RAM never speeds decode; -ngl pins."""
     spec = zoo.get("llama-3-70b")
     ngl = np.arange(0, 81, 4, dtype=float)
