@@ -10,7 +10,7 @@ import click
 from planner.errors import PlannerError
 from planner.plan.infer import INFER, InferPlan
 from planner.render.output import emit, output_options, text_table
-from planner.units import format_bytes, format_duration, format_flops, parse_bandwidth, parse_bytes, \
+from planner.units import format_bytes, format_duration, parse_bandwidth, parse_bytes, \
     parse_count
 
 
