@@ -223,7 +223,8 @@ class KeyTable:
             if key.kind == "flag":
                 if key.secondary:
                     decls = [f"{key.flag}/{key.secondary}"]
-                opt = click.option(*decls, key.name, default=None, help=key.help_text())
+                opt = click.option(*decls, key.name, default=None, help=key.help_text(),
+                                   is_flag=not key.secondary or None)
             else:
                 opt = click.option(*decls, key.name, default=None, multiple=key.multiple,
                                    metavar=key.metavar or _metavar(key),
