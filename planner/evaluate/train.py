@@ -127,7 +127,7 @@ def _combo(inputs: dict, models: dict, files: tuple) -> Combo:
                         else inputs["micro_batch"])
     c.sequence_parallel = bool(inputs["sequence_parallel"])
     c.goodput = inputs["goodput"]
-    opt = inputs["optimizer_bytes"]
+    opt = inputs["optimizer_bytes"] or "mixed"
     mode, k_opt = (opt, None) if isinstance(opt, str) else ("mixed", float(opt))
     wb, gb, ob = memory.BYTE_MODES[mode]
     c.bytes_per_param = (wb, gb, ob if k_opt is None else k_opt)
