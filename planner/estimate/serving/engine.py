@@ -46,6 +46,7 @@ class Engine:
     max_num_tokens: float
     block_tokens: float
     kv_cache_for_fp8: str
+    kv_policy: str
     runtime_bytes: float
     graph_bytes: float
 
@@ -58,7 +59,7 @@ def engine(name: str) -> Engine:
     return Engine(name=name, backend=row["backend"], memory_basis=row["memory_basis"],
                   max_batch=float(row["max_batch"]), max_num_tokens=float(row["max_num_tokens"]),
                   block_tokens=float(row["block_tokens"]),
-                  kv_cache_for_fp8=row["kv_cache_for_fp8"],
+                  kv_cache_for_fp8=row["kv_cache_for_fp8"], kv_policy=row["kv_policy"],
                   runtime_bytes=float(row["runtime_bytes"]),
                   graph_bytes=float(row["graph_bytes"]))
 
@@ -146,13 +147,14 @@ def activation_bytes(spec, tp, max_num_tokens, max_batch) -> Any:
 
 
 def replica_memory(spec, fmt: str, kv_type: str, eng: Engine, device_memory, tp, pp,
-                   utilization, prompt, output) -> dict[str, Any]:
+                   utilization, prompt, output, held=None) -> dict[str, Any]:
     """Per-GPU memory of a replica and the sequences its KV cache holds (arrays broadcast).
 
     Returns weights, activations, runtime, KV-cache bytes per GPU, KV tokens per replica, and
-    `max_sequences`: sequences of prompt + output tokens (rounded up to whole KV blocks) that
-    fit with no preemption (TensorRT-LLM's GUARANTEED_NO_EVICT policy; vLLM admits more and
-    preempts), capped at the engine's batch limit."""
+    `max_sequences`, capped at the engine's batch limit: under the "reserve" policy sequences
+    of prompt + output tokens (rounded up to whole KV blocks) - none is ever preempted; under
+    "on_demand" sequences holding `held` tokens on average (a running sequence holds its
+    prompt and what it has generated so far: `load.Mix.context`)."""
     tp = np.asarray(tp, dtype=float)
     pp = np.asarray(pp, dtype=float)
     mem = np.asarray(device_memory, dtype=float)
@@ -167,7 +169,10 @@ def replica_memory(spec, fmt: str, kv_type: str, eng: Engine, device_memory, tp,
     per_tok = kv_per_token_per_gpu(spec, kv_type, tp, pp)
     tokens = np.maximum(kv, 0.0) / per_tok
     blk = eng.block_tokens
-    seq = np.ceil((np.asarray(prompt, float) + np.asarray(output, float)) / blk) * blk
+    if eng.kv_policy == "on_demand" and held is not None:
+        seq = np.asarray(held, float) + blk / 2.0          # half a block of slack
+    else:
+        seq = np.ceil((np.asarray(prompt, float) + np.asarray(output, float)) / blk) * blk
     fit = np.floor(tokens / seq)
     return {"weights_bytes_per_gpu": weights, "activation_bytes_per_gpu": act,
             "runtime_bytes_per_gpu": np.full(np.shape(weights), runtime),
