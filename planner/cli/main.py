@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "optimal": ("optimal", "Compute-optimal model size and tokens for a FLOPs budget."),
     "infer": ("infer", "Can it run locally? Inference memory, fit verdict and tokens/s."),
     "finetune": ("finetune", "Memory and fit of full, LoRA or QLoRA fine-tuning on a device."),
+    "serve": ("serve", "Serving capacity: GPUs, replicas and dollars for a request rate and latency targets."),
     "run": ("run", "Run a what-if scenario or sweep from a TOML file."),
     "compare": ("compare", "Put scenarios side by side with their differences."),
     "report": ("report", "Write a self-contained HTML report of a scenario."),

@@ -148,35 +148,49 @@ def activation_bytes(spec, tp, max_num_tokens, max_batch) -> Any:
 
 def replica_memory(spec, fmt: str, kv_type: str, eng: Engine, device_memory, tp, pp,
                    utilization, prompt, output, held=None) -> dict[str, Any]:
-    """Per-GPU memory of a replica and the sequences its KV cache holds (arrays broadcast).
+    """Per-GPU memory of one replica shape and the sequences its KV cache holds (see
+    `replica_memory_arrays`; `held`: mean tokens a running sequence holds)."""
+    from planner.estimate.serving.load import Mix
+    mix = Mix(prompt, output)
+    return replica_memory_arrays(spec, eng, device_memory, tp, pp, utilization,
+                                 weight_bytes(spec, fmt), kv_per_token_per_gpu(spec, kv_type,
+                                                                             tp, pp),
+                                 mix, held)
 
-    Returns weights, activations, runtime, KV-cache bytes per GPU, KV tokens per replica, and
-    `max_sequences`, capped at the engine's batch limit: under the "reserve" policy sequences
-    of prompt + output tokens (rounded up to whole KV blocks) - none is ever preempted; under
-    "on_demand" sequences holding `held` tokens on average (a running sequence holds its
-    prompt and what it has generated so far: `load.Mix.context`)."""
+
+def replica_memory_arrays(spec, eng: Engine, device_memory, tp, pp, utilization, weights,
+                          kv_per_token, mix, held=None) -> dict[str, Any]:
+    """Per-GPU memory of replicas (arrays: one element per shape) and the sequences the KV
+    cache holds.
+
+    Per GPU: weights / (TP x PP), the activation workspace, runtime (context, NCCL, graphs);
+    the KV cache gets `utilization` of the GPU minus those ("total" basis, vLLM) or of what
+    they leave ("free" basis, TensorRT-LLM).  `max_sequences`, capped at the engine's batch
+    limit: under the "reserve" policy sequences of prompt + output tokens rounded up to whole
+    KV blocks (none is ever preempted); under "on_demand" sequences holding their prompt and
+    what they have generated so far (`held`, default `mix.context`), plus half a block."""
     tp = np.asarray(tp, dtype=float)
     pp = np.asarray(pp, dtype=float)
     mem = np.asarray(device_memory, dtype=float)
-    weights = weight_bytes(spec, fmt) / (tp * pp)
+    w = np.asarray(weights, dtype=float) / (tp * pp)
     act = activation_bytes(spec, tp, eng.max_num_tokens, eng.max_batch)
     runtime = eng.runtime_bytes + eng.graph_bytes
     u = np.asarray(utilization, dtype=float)
     if eng.memory_basis == "free":
-        kv = u * (mem - weights - act - runtime)
+        kv = u * (mem - w - act - runtime)
     else:
-        kv = u * mem - weights - act - runtime
-    per_tok = kv_per_token_per_gpu(spec, kv_type, tp, pp)
-    tokens = np.maximum(kv, 0.0) / per_tok
+        kv = u * mem - w - act - runtime
+    tokens = np.maximum(kv, 0.0) / np.asarray(kv_per_token, dtype=float)
     blk = eng.block_tokens
-    if eng.kv_policy == "on_demand" and held is not None:
-        seq = np.asarray(held, float) + blk / 2.0          # half a block of slack
+    if eng.kv_policy == "on_demand":
+        seq = np.asarray(mix.context if held is None else held, float) + blk / 2.0
     else:
-        seq = np.ceil((np.asarray(prompt, float) + np.asarray(output, float)) / blk) * blk
+        seq = np.ceil((np.asarray(mix.prompt, float) + np.asarray(mix.output, float)) / blk) \
+            * blk
     fit = np.floor(tokens / seq)
-    return {"weights_bytes_per_gpu": weights, "activation_bytes_per_gpu": act,
-            "runtime_bytes_per_gpu": np.full(np.shape(weights), runtime),
-            "kv_cache_bytes_per_gpu": kv, "kv_bytes_per_token_per_gpu": per_tok,
+    return {"weights_bytes_per_gpu": w, "activation_bytes_per_gpu": act,
+            "runtime_bytes_per_gpu": np.full(np.shape(w), runtime),
+            "kv_cache_bytes_per_gpu": kv, "kv_bytes_per_token_per_gpu": kv_per_token,
             "kv_tokens": tokens, "max_sequences": np.minimum(fit, eng.max_batch),
             "kv_sequences": fit, "fits": kv > 0}
 
