@@ -85,7 +85,7 @@ def main(argv=None) -> None:
     const = fit(fit_rows)
     print("fitted:", {k: round(v, 6) for k, v in const.items()})
     cv = cross_validate(fit_rows)
-    pred = R.predict(all_rows, {BACKEND: const})
+    pred = R.predict(all_rows)   # the table's constants: this fit, rounded to 3 figures
     err = R.errors(pred, all_rows)
     fit_ids = {r["row_id"]: i for i, r in enumerate(fit_rows)}
     out = Path(__file__).resolve().parents[3] / "tests" / "data" / "serving_errors.csv"
