@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "infer": ("infer", "Can it run locally? Inference memory, fit verdict and tokens/s."),
     "fits": ("fits", "What can I run? Every model that fits a device, best quantisation, speed."),
     "finetune": ("finetune", "Memory and fit of full, LoRA or QLoRA fine-tuning on a device."),
+    "serve": ("serve", "Serving capacity: GPUs, replicas and dollars for a request rate and latency targets."),
     "run": ("run", "Run a what-if scenario or sweep from a TOML file."),
     "compare": ("compare", "Put scenarios side by side with their differences."),
     "report": ("report", "Write a self-contained HTML report of a scenario."),

@@ -15,6 +15,9 @@ SHOW = {
     "infer": ["model", "device", "quant", "context", "batch", "weights_bytes", "kv_cache_bytes",
               "total_bytes", "fits", "smallest_memory_tier_gb", "decode_tokens_per_s",
               "prefill_tokens_per_s", "error"],
+    "serve": ["model", "rate_per_s", "hardware", "quant", "tp", "replicas", "gpus",
+              "cost_usd_per_hour", "output_tokens_per_s", "ttft_seconds_p99", "tpot_seconds_p99",
+              "binding", "error"],
     "optimal": ["method", "flops", "params", "tokens", "tokens_per_param", "loss"],
 }
 MAX_SHOWN = 25
