@@ -244,7 +244,7 @@ def test_bad_input_names_the_valid_values(cli):
     assert_user_error(cli("infer", "llama-3-8b", "-d", "4090", "--cpu-moe", "-ngl", "10"),
                       "not both")
     assert_user_error(cli("infer", "llama-3-8b", "-d", "4090", "--backend", "vllm9"),
-                      "llama.cpp-cuda")
+                      "--backend", "vllm9")
 
 
 def test_held_out_errors_match_the_error_table():

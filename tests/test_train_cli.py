@@ -124,7 +124,8 @@ def test_exact_method_and_selective(cli):
 
 def test_optimizer_bytes_modes(cli):
     base = ["train", "gpt3-6.7b", "--tokens", "1B", "--hardware", "a100", "--gpus", "8",
-            "--tp", "1", "--pp", "1", "--zero", "0", "--memory", "200GB", "--json"]
+            "--tp", "1", "--pp", "1", "--zero", "0", "--memory", "200GB", "--mfu", "0.4",
+            "--json"]
     m16 = cli(*base).json()["memory"]
     m18 = cli(*base, "--optimizer-bytes", "mixed-fp32-grads").json()["memory"]
     assert m18["gradients"] == pytest.approx(2 * m16["gradients"])
