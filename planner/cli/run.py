@@ -74,8 +74,9 @@ def human(outcomes) -> str:
                 if r["metric"].startswith("prob_"):
                     lines.append(f"     {r['metric']}{label}: {r['p50']:.1%}")
                 else:
-                    lines.append(f"     {r['metric']}{label}: {_short(r['p10'])} / "
-                                 f"{_short(r['p50'])} / {_short(r['p90'])}")
+                    m = r["metric"]
+                    lines.append(f"     {header(m)}{label}: {format_value(m, r['p10'])} / "
+                                 f"{format_value(m, r['p50'])} / {format_value(m, r['p90'])}")
         blocks.append("\n".join(lines))
     notes = ("Assumptions: 6ND training FLOPs (Kaplan et al. 2020), month = 730 h, dense peaks; "
              "see `planner report` for all sources.")
