@@ -6,7 +6,6 @@ import numpy as np
 
 from planner.render.cells import format_value, header
 from planner.render.output import output_options, text_table
-from planner.units import format_bytes, format_count, format_duration, format_flops, format_usd
 
 # Columns shown by the human table, per kind (formatted by planner.render.cells).
 SHOW = {

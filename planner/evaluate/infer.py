@@ -36,7 +36,8 @@ from typing import Any, Callable
 import numpy as np
 
 from planner.errors import PlannerError
-from planner.evaluate.columns import Cat, Errors, combinations, numeric, plain
+from planner.evaluate.columns import (Cat, Errors, answered, combinations, numeric, plain,
+                                      plan_inputs)
 from planner.plan.defaults import defaults
 from planner.plan.infer import INFER
 
@@ -618,27 +619,11 @@ def evaluate_one(plan, models: dict | None = None, quants: tuple[str, ...] | Non
     """One plan (an `InferPlan`) -> its row(s) as plain Python values: one row, or one per
     weight format in `quants` (``--quant all``, the no-device view).  An error raises
     `PlannerError`."""
-    from planner.model.resolve import resolve_model
-    given = plan.given()
-    files = tuple(given.pop("hardware_file", ()) or ())
-    models = dict(models or {})
-    if given.get("model"):
-        spec = resolve_model(given["model"])
-        models[spec.name] = spec
-        given["model"] = spec.name
+    given, models, files = plan_inputs(plan, models)
     n = 1
     if quants:
         n = len(quants)
         given["quant"] = Cat(tuple(quants), np.arange(n))
-    res = evaluate(given, n, models, files, top_devices)
-    rows = [{k: _plain(v[i]) for k, v in res.items()} for i in range(n)]
-    for r in rows:
-        if r["error"]:
-            raise PlannerError(r["error"])
-    return rows
+    return answered(evaluate(given, n, models, files, top_devices), n)
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, (list, tuple)):
-        return value
-    return plain(value)

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from planner.errors import PlannerError
-from planner.evaluate.columns import Cat, Errors, combinations, numeric, plain
+from planner.evaluate.columns import (Cat, Errors, answered, combinations, numeric, plain,
+                                      plan_inputs)
 from planner.plan.serve import SERVE
 
 CATEGORICAL = SERVE.categorical
@@ -115,7 +116,7 @@ def _check_rows(nums, rows) -> None:
 
 def _replica_rows(c, rows, nums, models, files, out) -> None:
     """One replica of a fixed shape under closed-loop clients."""
-    from planner.estimate.serving import engine as E, load as L, solve as SV
+    from planner.estimate.serving import load as L, solve as SV
     spec = _spec(c, models)
     devs = _devices(c["hardware"], files)
     if c["hardware"] is None or len(devs) != 1:
@@ -252,18 +253,7 @@ def _fill(out, rows, res, cand, j, replicas, mix, mode, spec, c, pct: float = 99
 
 def evaluate_one(plan, models: dict | None = None) -> dict[str, Any]:
     """One `ServePlan` -> its row as plain Python values; an error raises `PlannerError`."""
-    from planner.model.resolve import resolve_model
-    given = plan.given()
-    files = tuple(given.pop("hardware_file", ()) or ())
-    models = dict(models or {})
-    if given.get("model"):
-        spec = resolve_model(given["model"])
-        models[spec.name] = spec
-        given["model"] = spec.name
+    given, models, files = plan_inputs(plan, models)
     if given.get("hardware") is not None:
         given["hardware"] = Cat((tuple(given["hardware"]),), np.zeros(1, dtype=np.int64))
-    res = evaluate(given, 1, models, files)
-    row = {k: plain(v[0]) for k, v in res.items()}
-    if row["error"]:
-        raise PlannerError(row["error"])
-    return row
+    return answered(evaluate(given, 1, models, files))[0]

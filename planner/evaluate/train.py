@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from planner.errors import PlannerError
 from planner.estimate import training
-from planner.evaluate.columns import Cat, Errors, choose, combinations, numeric, plain
+from planner.evaluate.columns import (Cat, Errors, answered, choose, combinations, numeric,
+                                      plain, plan_inputs)
 from planner.plan.defaults import defaults
 from planner.plan.train import TRAIN
 from planner.units import DAY, HOUR, MONTH, format_bytes, format_count, format_duration, \
@@ -595,17 +595,5 @@ def _no_fit(c: Combo, devices: float | None = None) -> str:
 def evaluate_one(plan, models: dict | None = None) -> dict[str, Any]:
     """One plan (a `TrainPlan`) -> its row as plain Python values; its error raises
     `PlannerError` (the command's ``Error:`` line, exit 2)."""
-    from planner.model.resolve import resolve_model
-    given = plan.given()
-    files = tuple(given.pop("hardware_file", ()) or ())
-    models = dict(models or {})
-    if given.get("model"):
-        spec = resolve_model(given["model"])
-        models[spec.name] = spec
-        given["model"] = spec.name
-    cols = {k: v for k, v in given.items()}
-    res = evaluate(cols, 1, models, files)
-    row = {k: plain(v[0]) for k, v in res.items()}
-    if row["error"]:
-        raise PlannerError(row["error"])
-    return row
+    given, models, files = plan_inputs(plan, models)
+    return answered(evaluate(given, 1, models, files))[0]

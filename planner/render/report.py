@@ -19,13 +19,11 @@ import datetime as _dt
 import html
 import math
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from planner.errors import PlannerError
-from planner.render.cells import BOOLS, COLUMNS, format_value, header as _header, is_bool, \
+from planner.render.cells import BOOLS, format_value, header as _header, is_bool, \
     number
-from planner.units import format_bytes, format_count, format_duration, format_flops, format_int, \
-    format_usd
 
 MAX_ROWS = 200
 CHART_DPI = 100

@@ -49,8 +49,8 @@ import numpy as np
 
 from planner.estimate.parallel import collectives as coll
 from planner.estimate.parallel.shape import Shape
+from planner.estimate.parallel.terms import TERMS  # noqa: F401  (re-exported)
 
-from planner.estimate.parallel.terms import TERMS  # noqa: E402
 
 
 def _f(grid, *keys):

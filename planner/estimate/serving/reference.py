@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import functools
-from typing import Any
 
 import numpy as np
 
