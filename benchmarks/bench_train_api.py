@@ -33,7 +33,8 @@ def best_of(fn, repeats=REPEATS):
 
 
 def main():
-    from planner.evaluate import rows as evaluate
+    import planner
+    from planner.evaluate.columns import Cat
     from planner.estimate import training
     from planner.hardware.profiles import get_device
     from planner.model.resolve import resolve_model
@@ -59,11 +60,38 @@ def main():
     n_rows = len(models) * len(devices) * len(gpus)
     model_idx = np.repeat(np.arange(len(models)), len(devices) * len(gpus))
     dev_idx = np.tile(np.repeat(np.arange(len(devices)), len(gpus)), len(models))
-    cols = {"model": evaluate.Cat(tuple(models), model_idx),
-            "hardware": evaluate.Cat(tuple(devices), dev_idx),
-            "tokens": np.full(n_rows, 2e12), "gpus": np.tile(gpus, len(models) * len(devices))}
-    out = evaluate.train_rows(cols, n_rows, models)  # warm-up (resolves devices, imports)
-    t_eval = best_of(lambda: evaluate.train_rows(cols, n_rows, models), repeats=3)
+    # Each device at its profile's default MFU (a given utilisation: the perfect-scaling path;
+    # the predicted one is timed in (d)).
+    dev_mfu = np.array([d.default_mfu for d in devs])
+    cols = {"model": Cat(tuple(models), model_idx), "hardware": Cat(tuple(devices), dev_idx),
+            "tokens": np.full(n_rows, 2e12), "gpus": np.tile(gpus, len(models) * len(devices)),
+            "mfu": dev_mfu[dev_idx]}
+    out = planner.evaluate_train(cols, n_rows, models)  # warm-up (resolves devices, imports)
+    t_eval = best_of(lambda: planner.evaluate_train(cols, n_rows, models), repeats=3)
+
+    # (d) the same evaluator with the utilisation predicted (no mfu): 2 models x 5 devices x
+    # 64 cluster sizes - each distinct size is a vectorised search over every parallel plan.
+    sizes = 2.0 ** np.arange(3, 14)                      # 8 ... 8,192
+    sizes = np.unique(np.concatenate([sizes, sizes * 1.5]))[:64]
+    n_pred = len(models) * len(devices) * len(sizes)
+    pm = np.repeat(np.arange(len(models)), len(devices) * len(sizes))
+    pd_ = np.tile(np.repeat(np.arange(len(devices)), len(sizes)), len(models))
+    pcols = {"model": Cat(tuple(models), pm), "hardware": Cat(tuple(devices), pd_),
+             "tokens": 2e12, "gpus": np.tile(sizes, len(models) * len(devices))}
+    t_pred = best_of(lambda: planner.evaluate_train(pcols, n_pred, models), repeats=1)
+
+    # (e) the inference evaluator: 200,000 plans (4 models x 5 devices x 10,000 contexts)
+    imodels = {n: resolve_model(n) for n in ("llama-2-7b", "llama-2-13b", "mistral-7b",
+                                               "llama-3-8b")}
+    idevs = ("rtx-4090", "rtx-3060-12gb", "m2-max-32gb", "laptop-16gb", "h100-sxm")
+    ctx = np.linspace(512, 4096, 10_000).round()
+    n_inf = len(imodels) * len(idevs) * len(ctx)
+    im = np.repeat(np.arange(len(imodels)), len(idevs) * len(ctx))
+    idv = np.tile(np.repeat(np.arange(len(idevs)), len(ctx)), len(imodels))
+    icols = {"model": Cat(tuple(imodels), im), "device": Cat(idevs, idv),
+             "context": np.tile(ctx, len(imodels) * len(idevs))}
+    planner.evaluate_infer(icols, n_inf, imodels)
+    t_inf = best_of(lambda: planner.evaluate_infer(icols, n_inf, imodels), repeats=2)
 
     # (c) the same plans, one Python iteration per row (on a sample, extrapolated)
     params = [float(active_params(models[m])) for m in models]
@@ -86,13 +114,19 @@ def main():
 
     # the loop prices the same plans as the evaluator (checks the comparison is fair)
     ref = loop()
-    assert np.allclose([r[3] for r in ref], out["cost_usd"][:LOOP_SAMPLE], rtol=1e-12)
-    assert np.allclose([r[1] for r in ref], out["seconds"][:LOOP_SAMPLE], rtol=1e-12)
+    ok = np.equal(out["error"][:LOOP_SAMPLE], None)
+    assert np.allclose(np.array([r[3] for r in ref])[ok], out["cost_usd"][:LOOP_SAMPLE][ok],
+                       rtol=1e-12)
+    assert np.allclose(np.array([r[1] for r in ref])[ok], out["seconds"][:LOOP_SAMPLE][ok],
+                       rtol=1e-12)
 
     rows = [("plan_training, 1M arrays", N, t_core),
             (f"train_rows, {len(models)} models x {len(devices)} devices x {len(gpus):,} gpus",
              n_rows, t_eval),
-            (f"per-row Python loop (timed on {LOOP_SAMPLE:,}, extrapolated)", n_rows, t_loop)]
+            (f"per-row Python loop (timed on {LOOP_SAMPLE:,}, extrapolated)", n_rows, t_loop),
+            (f"train rows, predicted utilisation ({len(sizes)} sizes x 10)", n_pred, t_pred),
+            (f"infer rows, {len(imodels)} models x {len(idevs)} devices x {len(ctx):,} "
+             "contexts", n_inf, t_inf)]
     print(f"{'benchmark':62s} {'rows':>10s} {'seconds':>9s} {'rows/s':>14s}")
     for name, n, t in rows:
         print(f"{name:62s} {n:>10,d} {t:>9.3f} {n / t:>14,.0f}")

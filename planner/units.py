@@ -39,6 +39,7 @@ MONTH = 730 * HOUR  # 365/12 days, the convention of DESIGN.md; output says so
 YEAR = 8760 * HOUR
 
 _DURATION_UNIT = {
+    "ms": 1e-3, "msec": 1e-3, "millisecond": 1e-3, "milliseconds": 1e-3,
     "s": 1.0, "sec": 1.0, "secs": 1.0, "second": 1.0, "seconds": 1.0,
     "m": 60.0, "min": 60.0, "mins": 60.0, "minute": 60.0, "minutes": 60.0,
     "h": HOUR, "hr": HOUR, "hrs": HOUR, "hour": HOUR, "hours": HOUR,

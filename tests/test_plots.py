@@ -226,3 +226,17 @@ def test_missing_matplotlib_says_how_to_get_it(monkeypatch):
         plots.cost_vs_time(train_table())
     with pytest.raises(PlannerError, match="needs matplotlib"):
         plots.write_plot(train_table(), "out.png")
+
+
+def test_serving_sweep_charts(mpl, tmp_path):
+    """A [serve] sweep over rates gets GPUs-against-load and latency-against-throughput
+    (issue 12); the line for each device has one point per rate."""
+    from planner.whatif.runner import run_path, to_frame
+    from planner.resources import data_dir
+    df = to_frame(run_path(data_dir("scenarios") / "serve_llama70b.toml"))
+    assert plots.choose(df) == ["gpus_vs_rate", "latency_vs_throughput"]
+    fig = plots.gpus_vs_rate(df)
+    lines = [ln for ln in fig.axes[0].get_lines() if ln.get_label() in ("h100-sxm", "h200")]
+    assert len(lines) == 2 and all(len(ln.get_xdata()) == 8 for ln in lines)
+    path = plots.write_plot(df, tmp_path / "serve.png")
+    assert path.stat().st_size > 10_000

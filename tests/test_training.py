@@ -45,8 +45,8 @@ def test_pf_day_unit():
 def test_seed_arithmetic():
     """3.14e23 FLOP at 10 TFLOPS, MFU 1, in 3 months of 730 h: 3.14e23/(1e13*3*730*3600) =
     3,982.75 device-equivalents; with 3,983 devices the job fits in 3 months."""
-    need = 3.14e23 / (1e13 * 3 * MONTH)
-    assert need == pytest.approx(3982.75, abs=0.01)
+    from planner.estimate.solve import devices_for_deadline
+    assert devices_for_deadline(3.14e23, 3 * MONTH, 1e13, 1.0, node_size=1) == 3983
     r = plan_training(3.14e23, 3983, 1e13, 1.0)
     assert r["seconds"] <= 3 * MONTH
     assert plan_training(3.14e23, 3982, 1e13, 1.0)["seconds"] > 3 * MONTH
@@ -82,9 +82,6 @@ def test_selective_recompute_gpt3_overhead():
     spec = zoo.get("gpt3-175b")
     assert attention_score_flops_per_token(spec) == 12 * 2048 * 12288 * 96
     assert selective_overhead(spec) == pytest.approx(0.027, abs=0.0015)
-    # Against their model-FLOPs count 72BsLh^2(1 + s/6h + V/12hL), the overhead is s/(6h)/(...)
-    s, h, L, V = 2048, 12288, 96, 51200
-    assert (s / (6 * h)) / (1 + s / (6 * h) + V / (12 * h * L)) == pytest.approx(0.027, abs=5e-4)
 
 
 def test_exact_method_close_to_6nd_for_gpt3():
@@ -168,5 +165,7 @@ def test_moe_uses_active_params():
     from planner.model.spec import active_params
     spec = zoo.get("mixtral-8x7b")
     f = training_flops(spec, 1e12)
-    assert f["model_flops"] == pytest.approx(6 * active_params(spec) * 1e12)
+    # 12,879,925,248 active parameters: Mixtral's exact count (2 of 8 experts; HF checkpoint),
+    # "13B active" in Jiang et al. 2024.
+    assert f["model_flops"] == pytest.approx(6 * 12_879_925_248 * 1e12, rel=1e-9)
     assert f["params"] < 0.3 * total_params(spec)

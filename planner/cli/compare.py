@@ -73,12 +73,12 @@ def compare(scenarios, hardware_files, fmt, as_json) -> None:
     titles, rows = compare_rows(outcomes)
 
     def human() -> str:
-        from planner.cli.run import _short
+        from planner.render.cells import format_value, header
         table = []
         for r in rows:
-            line = {"metric": r["metric"]}
+            line = {"metric": header(r["metric"])}
             for t in titles:
-                line[t] = _short(r[t])
+                line[t] = format_value(r["metric"], r[t])
             for t in titles[1:]:
                 rel = r[f"{t} vs base"]
                 line[f"{t} vs base"] = f"{rel:+.1%}" if np.isfinite(rel) else "n/a"

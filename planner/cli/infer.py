@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import click
@@ -9,7 +10,7 @@ import click
 from planner.errors import PlannerError
 from planner.plan.infer import INFER, InferPlan
 from planner.render.output import emit, output_options, text_table
-from planner.units import format_bytes, format_duration, format_flops, parse_bandwidth, parse_bytes, \
+from planner.units import format_bytes, format_duration, parse_bandwidth, parse_bytes, \
     parse_count
 
 
@@ -96,29 +97,64 @@ def rate(x) -> str:
 
 
 def _device_line(r: dict) -> str:
-    kind = "shared memory" if r["unified_memory"] else "discrete GPU"
-    peak = r["peak_flops"]
-    peak_txt = f", {peak / 1e12:.3g} TFLOPS" if peak and math.isfinite(peak) else ""
-    return (f"{r['device']} ({kind}: {both(r['device_memory_bytes'])}, "
-            f"{r['bandwidth_bytes_per_s'] / 1e9:,.0f} GB/s{peak_txt})")
+    return (f"{r['device']} ({r['device_kind']}: {both(r['device_memory_bytes'])}, "
+            f"{r['bandwidth_bytes_per_s'] / 1e9:,.0f} GB/s)")
+
+
+# The runtime's own share, named for the machine (no CUDA context on a Mac).
+RUNTIME_LABEL = {"NVIDIA GPU": "runtime (CUDA context)", "AMD GPU": "runtime (HIP context)",
+                 "Apple silicon": "runtime (llama.cpp process, Metal)",
+                 "CPU and system RAM": "runtime (llama.cpp process)",
+                 "shared-memory machine": "runtime (llama.cpp process)"}
+BACKEND_LABEL = {"llama.cpp-cuda": "llama.cpp CUDA", "llama.cpp-metal": "llama.cpp Metal",
+                 "llama.cpp-cpu": "llama.cpp CPU"}
+W = 38
+
+
+def _row(lines: list[str], label: str, value: str) -> None:
+    lines.append(f"  {label:<{W}}{value}")
+
+
+def _gb(x) -> str:
+    return "n/a" if x is None else f"{x:,.0f} GB"
+
+
+def _tier_text(r: dict) -> str:
+    """``8 GB GPU (VRAM); 12 GB laptop/desktop (system RAM)``, the device's kind first."""
+    gpu = f"{_gb(r['smallest_gpu_tier_gb'])} GPU (VRAM)" if r["smallest_gpu_tier_gb"] else \
+        "more than 256 GB of VRAM"
+    ram = f"{_gb(r['smallest_memory_tier_gb'])} laptop/desktop (system RAM)" if \
+        r["smallest_memory_tier_gb"] else "more than 256 GB of system RAM"
+    return f"{ram}; {gpu}" if r.get("unified_memory") in (True, None) else f"{gpu}; {ram}"
+
+
+def _accuracy_line(r: dict) -> str:
+    if r.get("offload"):
+        return ("not validated for partial offload: the system-RAM part runs on the CPU "
+                "backend's assumed constants")
+    if r.get("speed_validated_on"):
+        return (f"decode median {r['decode_error_median']:.0%}, worst "
+                f"{r['decode_error_worst']:.0%}; prefill median "
+                f"{r['prefill_error_median']:.0%} ({r['speed_validated_on']}, held out)")
+    if r.get("inference_backend") == "llama.cpp-cpu":
+        return "not validated: the CPU backend's constants are assumptions"
+    return f"not validated on {r.get('device_kind') or 'this device'} (CUDA constants stand in)"
 
 
 def render(r: dict) -> str:
-    w = 38
     lines = [f"{r['model']} on {_device_line(r)}",
              f"{r['quant']} ({r['bits_per_weight']:.2f} bits/weight), context "
              f"{r['context']:,}, batch {r['batch']}, KV cache {r['kv_cache_type']}"
-             f"{'' if r['flash_attention'] else ', no flash attention'}", "",
-             "Memory"]
-
-    def row(label: str, value: str) -> None:
-        lines.append(f"  {label:<{w}}{value}")
-
+             f"{'' if r['flash_attention'] else ', no flash attention'}", "", "Memory"]
+    row = functools.partial(_row, lines)
     row("weights", both(r["weights_bytes"]))
     row("KV cache", both(r["kv_cache_bytes"]))
     row("compute buffer", both(r["compute_buffer_bytes"]))
-    row("runtime (CUDA context / process)", both(r["runtime_bytes"]))
+    row(RUNTIME_LABEL.get(r["device_kind"], "runtime (driver context)"),
+        both(r["runtime_bytes"]))
     row("total", both(r["total_bytes"]))
+    if abs(r["device_bytes"] - r["total_bytes"]) > 1e6:
+        row("on the device (llama.cpp placement)", both(r["device_bytes"]))
     row("device memory", both(r["device_memory_bytes"]))
     if r["reserve_bytes"]:
         row("reserve (OS and other programs)", both(r["reserve_bytes"]))
@@ -126,46 +162,130 @@ def render(r: dict) -> str:
     lines.append("")
     if r["fits"]:
         lines.append(f"Verdict: FITS, headroom {both(r['headroom_bytes'])}")
+    elif r["offload"] and r["runs"]:
+        lines.append(f"Verdict: RUNS WITH PARTIAL OFFLOAD ({both(-r['headroom_bytes'])} "
+                     "more than the GPU holds)")
     else:
         lines.append(f"Verdict: DOES NOT FIT, short by {both(-r['headroom_bytes'])}")
-    row("largest context that fits", f"{r['max_context']:,} tokens at batch {r['batch']}"
-        + (" (the model's maximum)" if r["max_context"] and r["max_context"] ==
-           r.get("model_context") else ""))
-    row("largest batch that fits", f"{r['max_batch']:,} at context {r['context']:,}")
+    if r["offload"]:
+        _offload_lines(r, row)
+    elif not r["fits"] and r["gpu_layers"] is not None:
+        row("layers that fit the GPU", f"{r['gpu_layers']} of {r['n_layers']}: give --ram "
+            "(e.g. --ram 64GB) for the speed with the rest in system RAM")
+    if r["max_context"]:
+        row("largest context that fits", f"{r['max_context']:,} tokens at batch {r['batch']}"
+            + (" (the model's maximum)" if r["max_context"] == r.get("model_context") else ""))
+        row("largest batch that fits", f"{r['max_batch']:,} at context {r['context']:,}")
+    else:
+        row("largest context that fits", f"none at {r['quant']}")
     if r["smallest_quant_that_fits"]:
         row("quantisations that fit", f"smallest {r['smallest_quant_that_fits']}, "
             f"best {r['best_quant_that_fits']}")
     else:
         row("quantisations that fit", "none")
-    tier = r["smallest_memory_tier_gb"]
-    row("smallest memory size that runs it", f"{tier} GB ({tier} GiB parts)" if tier else
-        "more than 256 GB")
+    row("smallest memory size that runs it", _tier_text(r))
     gpus = ", ".join(f"{k} {v if v is not None else 'n/a'}" for k, v in r["gpus_needed"].items())
     row("devices of this kind needed", gpus)
     if r.get("smallest_device"):
-        row("smallest device in the table", r["smallest_device"])
-    lines += ["", "Speed (roofline)" + ("" if r["fits"] else ", if it fitted")]
-    row("decode", f"{rate(r['decode_tokens_per_s'])} tokens/s per sequence "
-        f"({format_bytes(r['bytes_per_token'])} read per token at "
-        f"{r['decode_efficiency']:.0%} of {r['bandwidth_bytes_per_s'] / 1e9:,.0f} GB/s)")
+        row("smallest device in the tables", r["smallest_device"])
+    backend = BACKEND_LABEL.get(r["inference_backend"], r["inference_backend"])
+    lines += ["", f"Speed (step model, {backend} backend"
+              + ("; partial offload" if r["offload"] else "")
+              + ("" if r["runs"] else "; if it fitted") + ")"]
+    row("decode", f"{rate(r['decode_tokens_per_s'])} tokens/s per sequence over "
+        f"{r['context']:,} tokens of context ({_decode_note(r)})")
     if r["batch"] > 1:
-        row("batch throughput", f"{rate(r['throughput_tokens_per_s'])} tokens/s "
-            f"({'compute' if r['decode_compute_bound'] else 'memory'}-bound)")
-    row("prefill", f"{rate(r['prefill_tokens_per_s'])} tokens/s "
-        f"({format_flops(r['prefill_flops_per_token'])}/token at "
-        f"{r['prefill_efficiency']:.0%} of peak)")
+        row("batch throughput", f"{rate(r['throughput_tokens_per_s'])} tokens/s")
+    pre = (f"{rate(r['prefill_tokens_per_s'])} tokens/s ({r['prompt_tokens']:,}-token prompt"
+           + ("" if r["offload"] else f"; GEMMs at {r['prefill_efficiency']:.0%} of "
+              f"{r['peak_flops'] / 1e12:,.4g} TFLOPS") + ")") \
+        if r["prefill_tokens_per_s"] is not None else "n/a (give --tflops)"
+    row("prefill", pre)
     row(f"time to first token ({r['prompt_tokens']:,})", format_duration(
         r["time_to_first_token_s"]) if r["time_to_first_token_s"] is not None and
         math.isfinite(r["time_to_first_token_s"]) else "n/a")
-    cb = r["compute_bound_batch"]
-    ridge = r["roofline_batch_weights_only"]
-    ridge_txt = f"~{ridge:,.0f} counting weights only" if ridge and math.isfinite(ridge) else \
-        "n/a"
-    row("decode turns compute-bound at batch",
-        (f"{cb:,}" if cb else "never at this context (KV reads grow with batch)")
-        + f"; {ridge_txt}")
-    lines += ["", "GB = 1e9 bytes, GiB = 2^30 bytes.  Speeds are roofline bounds at the stated "
-              "efficiencies (--efficiency, --prefill-efficiency)."]
+    if not r["offload"]:
+        cb = r["compute_bound_batch"]
+        ridge = r["roofline_batch_weights_only"]
+        ridge_txt = f"~{ridge:,.0f} counting weights only" if ridge and math.isfinite(ridge) \
+            else "n/a"
+        row("decode turns compute-bound at batch",
+            (f"{cb:,}" if cb else "never at this context (KV reads grow with batch)")
+            + f"; {ridge_txt}")
+    row("held-out error (docs/local_speed.md)", _accuracy_line(r))
+    lines += ["", "GB = 1e9 bytes, GiB = 2^30 bytes.  Decode is the mean over a conversation "
+              "that fills the context (the cache half full on average)."]
+    return "\n".join(lines)
+
+
+def _decode_note(r: dict) -> str:
+    if r["offload"]:
+        return ("bound by system RAM" if r["decode_bound"] == "ram" else "bound by the GPU part")
+    bound = {"memory": "memory-bound", "compute": "compute-bound (dequantisation)",
+             "overhead": "bound by per-layer overheads"}.get(r["decode_bound"], r["decode_bound"])
+    return (f"{bound}; {format_bytes(r['bytes_per_token'])} read per token at "
+            f"{r['decode_efficiency']:.0%} of {r['bandwidth_bytes_per_s'] / 1e9:,.0f} GB/s")
+
+
+def _offload_lines(r: dict, row) -> None:
+    ram_bw = r["ram_bandwidth_bytes_per_s"] / 1e9
+    if r["offload_mode"] == "experts":
+        row("split (--cpu-moe)", "attention, router and shared weights on the GPU; routed "
+            "experts in system RAM")
+    else:
+        row("split (llama.cpp -ngl)", f"{r['gpu_layers']} of {r['n_layers']} layers on the "
+            f"GPU, {r['ram_layers']} in system RAM")
+    row("on the GPU", f"{both(r['offload_gpu_bytes'])} of {both(r['usable_memory_bytes'])}")
+    ram = (f" of {both(r['ram_usable_bytes'])} usable" if r["ram_usable_bytes"] is not None
+           else " (RAM size not given: not checked)")
+    ram_src = (f"{r['ram_type']}, {ram_bw:,.1f} GB/s" if r.get("ram_type") else
+               f"{ram_bw:,.1f} GB/s")
+    row("in system RAM", f"{both(r['offload_ram_bytes'])}{ram} ({ram_src})")
+    if not r["runs"]:
+        short = "the GPU part does not fit the GPU" if r["offload_gpu_bytes"] > \
+            r["usable_memory_bytes"] else "the RAM part does not fit system RAM"
+        row("verdict", f"DOES NOT RUN: {short}")
+
+
+def render_needs(r: dict) -> str:
+    """What a model needs with no device: memory per quantisation, the smallest memory tiers,
+    and the devices of the tables that run it."""
+    lines = [f"{r['model']}: what it needs (no device given), context {r['context']:,}, "
+             f"batch {r['batch']}, KV cache {r['kv_cache_type']}", ""]
+    table = []
+    for q in r["by_quant"]:
+        table.append({
+            "quant": q["quant"] + (" *" if q["quant"] == r["quant"] else ""),
+            "bits/w": f"{q['bits_per_weight']:.2f}",
+            "weights GB": f"{q['weights_bytes'] / 1e9:.2f}",
+            "KV GB": f"{q['kv_cache_bytes'] / 1e9:.2f}",
+            "overhead GB": f"{q['overhead_bytes'] / 1e9:.2f}",
+            "total GB": f"{q['total_bytes'] / 1e9:.2f}",
+            "laptop/desktop": _gb(q["smallest_memory_tier_gb"]) if
+            q["smallest_memory_tier_gb"] else ">256 GB",
+            "GPU (VRAM)": _gb(q["smallest_gpu_tier_gb"]) if q["smallest_gpu_tier_gb"]
+            else ">256 GB"})
+    lines.append(text_table(table))
+    lines += ["", "laptop/desktop: system RAM, the OS keeping its share (1/3 up to 32 GiB, 1/4 "
+              "above; --reserve); GPU: VRAM, the token embedding left in system RAM as "
+              "llama.cpp does.", "", f"At {r['quant']} (* above; --quant to change):"]
+    row = functools.partial(_row, lines)
+    row("smallest laptop/desktop", _gb(r["smallest_memory_tier_gb"]) if
+        r["smallest_memory_tier_gb"] else "more than 256 GB")
+    row("smallest discrete GPU", _gb(r["smallest_gpu_tier_gb"]) if r["smallest_gpu_tier_gb"]
+        else "more than 256 GB")
+    row("devices in the tables that run it", f"{r['devices_that_run']:,}"
+        + (f" (smallest: {r['smallest_device']})" if r["smallest_device"] else ""))
+    if r["devices_fastest"]:
+        row("fastest (decode tokens/s)", ", ".join(
+            f"{d['device']} {rate(d['decode_tokens_per_s'])}" for d in r["devices_fastest"]))
+    if r["devices_cheapest"]:
+        row("cheapest ($/h, tokens/s)", ", ".join(
+            f"{d['device']} ${d['price_usd_per_hour']:.2f} {rate(d['decode_tokens_per_s'])}"
+            for d in r["devices_cheapest"]))
+    lines += ["", "GB = 1e9 bytes (tiers: marketed sizes, 16 GB = 16 GiB).  Speeds: the step "
+              "model with each device's backend, decode the mean over a conversation that "
+              "fills the context (docs/local_speed.md).  Give --device D for one device."]
     return "\n".join(lines)
 
 
@@ -177,12 +297,13 @@ def render_all(rows: list[dict], title: str) -> str:
             "weights GB": f"{r['weights_bytes'] / 1e9:.2f}",
             "total GB": f"{r['total_bytes'] / 1e9:.2f}",
             "total GiB": f"{r['total_bytes'] / 2**30:.2f}",
-            "fits": "yes" if r["fits"] else "no",
+            "fits": "yes" if r["fits"] else ("offload" if r["offload"] and r["runs"] else "no"),
             "headroom GB": f"{r['headroom_bytes'] / 1e9:.2f}",
             "max ctx": f"{r['max_context']:,}",
             "decode tok/s": rate(r["decode_tokens_per_s"]),
             "prefill tok/s": rate(r["prefill_tokens_per_s"]),
-            "tier GB": str(r["smallest_memory_tier_gb"] or ">256"),
+            "tier GB": str((r["smallest_memory_tier_gb"] if r["unified_memory"] else
+                            r["smallest_gpu_tier_gb"]) or ">256"),
         })
     return title + "\n\n" + text_table(table)
 
@@ -194,20 +315,37 @@ def infer(fmt, as_json, **values) -> None:
     """Can MODEL run on a device, and how fast?  Memory of weights (at a quantisation), KV
     cache and overheads against the device's usable memory; the largest context and batch,
     the smallest quantisation and memory size that fit; decode and prefill tokens/s by the
-    roofline.
+    step model fitted per backend (docs/local_speed.md); partial offload to system RAM
+    (--ram).  With no device: what it needs - memory per quantisation, the smallest laptop
+    and GPU, the devices that run it.
 
     \b
+    planner infer llama-3-8b
     planner infer llama-2-7b --device rtx-4090 --quant Q4_0
-    planner infer llama-2-13b --device m2-max-32gb --quant all
+    planner infer llama-2-13b --device "macbook pro m2 max 32gb" --quant all
+    planner infer llama-3-70b --device rtx-4090 --ram 64GB --ram-type ddr5-6000
+    planner infer mixtral-8x7b --device rtx-3090 --ram 64GB --cpu-moe
     planner infer mistral-7b --memory 16GB --bandwidth 100GB/s --context 8192
     """
     from planner.estimate.quant import GGUF_TYPES, SIMPLE_TYPES
+    from planner.estimate.runnable import LLAMA_CPP_QUANTS
     from planner.evaluate.infer import evaluate_one
 
     plan = InferPlan.from_cli(values)
+    every = tuple(SIMPLE_TYPES) + GGUF_TYPES
+    if plan.device is None and plan.memory is None and plan.bandwidth is None:
+        chosen = INFER["quant"].default if plan.quant in (None, "all") else plan.quant
+        quants = every if plan.quant == "all" else tuple(dict.fromkeys(
+            (*LLAMA_CPP_QUANTS, chosen)))
+        rows = [record(r, plan) for r in evaluate_one(dataclasses.replace(plan, quant=None),
+                                                      quants=quants, top_devices=5)]
+        rec = dict(next(r for r in rows if r["quant"] == chosen))
+        rec["by_quant"] = [{k: r[k] for k in NEEDS} for r in rows]
+        emit(rec, fmt, as_json, lambda: render_needs(rec))
+        return
     if plan.quant == "all":
-        rows = [record(r) for r in evaluate_one(
-            dataclasses.replace(plan, quant=None), quants=tuple(SIMPLE_TYPES) + GGUF_TYPES)]
+        rows = [record(r, plan) for r in evaluate_one(
+            dataclasses.replace(plan, quant=None), quants=every)]
         c = rows[0]
         title = (f"{c['model']} on {c['device']} "
                  f"({both(c['device_memory_bytes'])}, {c['bandwidth_bytes_per_s'] / 1e9:,.0f} "
@@ -219,14 +357,22 @@ def infer(fmt, as_json, **values) -> None:
     emit(rec, fmt, as_json, lambda: render(rec))
 
 
+# The device-free figures of each quantisation in the no-device view.
+NEEDS = ("quant", "bits_per_weight", "weights_bytes", "kv_cache_bytes", "overhead_bytes",
+         "total_bytes", "smallest_memory_tier_gb", "smallest_gpu_tier_gb", "smallest_device",
+         "devices_that_run")
+INTEGERS = ("context", "batch", "prompt", "max_context", "max_batch", "smallest_memory_tier_gb",
+            "smallest_gpu_tier_gb", "compute_bound_batch", "devices_that_run", "n_layers",
+            "gpu_layers", "ram_layers")
+
+
 def record(row: dict, plan=None) -> dict:
     """The `--json` record of one inference row: the evaluator's columns (base units) plus the
     names earlier versions used (kv_cache_type, prompt_tokens, gpus_needed, ...)."""
     from planner.estimate.quant import kv_bytes_per_element
     from planner.model.resolve import resolve_model
     rec = dict(row)
-    for k in ("context", "batch", "prompt", "max_context", "max_batch",
-              "smallest_memory_tier_gb", "compute_bound_batch"):
+    for k in INTEGERS:
         rec[k] = None if row[k] is None else int(row[k])
     kv = (plan.kv_cache if plan is not None and plan.kv_cache else
           INFER["kv_cache"].default)
@@ -236,6 +382,9 @@ def record(row: dict, plan=None) -> dict:
     rec["flash_attention"] = True if plan is None or plan.flash_attn is None else plan.flash_attn
     rec["gguf_recipes"] = (plan.recipes if plan is not None and plan.recipes else
                            INFER["recipes"].default)
+    rec["ram_type"] = None
+    if row.get("offload") and plan is not None and plan.ram_bandwidth is None:
+        rec["ram_type"] = plan.ram_type or INFER["ram_type"].default
     gpus = {q: row[f"gpus_needed_{q}"] for q in ("fp16", "int8", "int4")}
     gpus.setdefault(row["quant"], row["gpus_needed_quant"])
     rec["gpus_needed"] = {q: None if v is None else int(v) for q, v in gpus.items()}

@@ -21,7 +21,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "parallel": ("parallel", "Best parallel layouts: step time, MFU/HFU, memory, breakdown."),
     "optimal": ("optimal", "Compute-optimal model size and tokens for a FLOPs budget."),
     "infer": ("infer", "Can it run locally? Inference memory, fit verdict and tokens/s."),
+    "fits": ("fits", "What can I run? Every model that fits a device, best quantisation, speed."),
     "finetune": ("finetune", "Memory and fit of full, LoRA or QLoRA fine-tuning on a device."),
+    "serve": ("serve", "Serving capacity: GPUs, replicas and dollars for a request rate and latency targets."),
     "run": ("run", "Run a what-if scenario or sweep from a TOML file."),
     "compare": ("compare", "Put scenarios side by side with their differences."),
     "report": ("report", "Write a self-contained HTML report of a scenario."),
@@ -68,6 +70,8 @@ def cli() -> None:
     What does it cost?    planner train gpt3-175b --tokens 300B --hardware a100-80gb --gpus 1024
     How many GPUs?        planner train llama-2-70b --tokens 2T --hardware h100-sxm --deadline 30d
     Can I run it?         planner infer llama-2-13b --device m2-max-32gb --quant all
+    What does it need?    planner infer llama-3-8b
+    What can I run?       planner fits --device rtx-3060-12gb
     What if?              planner run scenarios/gpt3.toml
 
     MODEL is a zoo name (see `planner models`), a Hugging Face config.json (or a folder

@@ -74,7 +74,7 @@ def parallel(fmt, as_json, **values) -> None:
       planner parallel gpt3-175b --hardware a100-80gb --gpus 1024 --global-batch 1536 --seq 2048
       planner parallel llama-2-70b -H h100-sxm --gpus 512 --global-batch-tokens 4M --tp 8
     """
-    from planner.estimate.parallel import search, tables
+    from planner.estimate.parallel import search
     from planner.evaluate.predict import predictor
     from planner.hardware import get_device
     from planner.model.resolve import resolve_model

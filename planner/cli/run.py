@@ -4,47 +4,39 @@ from __future__ import annotations
 import click
 import numpy as np
 
+from planner.render.cells import format_value, header
 from planner.render.output import output_options, text_table
-from planner.units import format_bytes, format_count, format_duration, format_flops, format_usd
 
-# Columns shown by the human table, per kind, with their formatters.
+# Columns shown by the human table, per kind (formatted by planner.render.cells).
 SHOW = {
-    "train": [("model", str), ("device", str), ("tokens", format_count), ("gpus", "{:,.0f}".format),
-              ("days", lambda s: format_duration(s * 86400)), ("gpu_hours", "{:,.0f}".format),
-              ("cost_usd", format_usd), ("energy_kwh", "{:,.0f}".format),
-              ("memory_per_gpu_bytes", format_bytes), ("meets_deadline", str),
-              ("within_budget", str)],
-    "infer": [("model", str), ("device", str), ("quant", str), ("context", "{:,.0f}".format),
-              ("batch", "{:,.0f}".format), ("weights_bytes", format_bytes),
-              ("kv_cache_bytes", format_bytes), ("total_bytes", format_bytes), ("fits", str),
-              ("smallest_memory_tier_gb", "{:.0f} GB".format),
-              ("decode_tokens_per_s", "{:,.1f}".format),
-              ("prefill_tokens_per_s", "{:,.0f}".format)],
-    "optimal": [("method", str), ("flops", format_flops), ("params", format_count),
-                ("tokens", format_count), ("tokens_per_param", "{:.1f}".format),
-                ("loss", "{:.3f}".format)],
+    "train": ["model", "device", "tokens", "gpus", "days", "gpu_hours", "cost_usd",
+              "energy_kwh", "memory_per_gpu_bytes", "meets_deadline", "within_budget", "error"],
+    "infer": ["model", "device", "quant", "context", "batch", "weights_bytes", "kv_cache_bytes",
+              "total_bytes", "fits", "smallest_memory_tier_gb", "decode_tokens_per_s",
+              "prefill_tokens_per_s", "error"],
+    "serve": ["model", "rate_per_s", "hardware", "quant", "tp", "replicas", "gpus",
+              "cost_usd_per_hour", "output_tokens_per_s", "ttft_seconds_p99", "tpot_seconds_p99",
+              "binding", "error"],
+    "optimal": ["method", "flops", "params", "tokens", "tokens_per_param", "loss"],
 }
 MAX_SHOWN = 25
 
 
-def _shown_columns(o) -> list[tuple[str, object]]:
-    cols = [(k, f) for k, f in SHOW[o.kind] if k in o.columns]
-    # Hide flags that were not asked about, and add swept inputs not in the default set.
+def _shown_columns(o) -> list[str]:
+    cols = [k for k in SHOW.get(o.kind, list(o.columns)[:12]) if k in o.columns]
+    # Hide flags and errors that were not asked about or did not happen.
     if o.kind == "train":
         if np.all(np.isnan(o.columns["deadline_seconds"].astype(float))):
-            cols = [c for c in cols if c[0] != "meets_deadline"]
+            cols.remove("meets_deadline")
         if np.all(np.isnan(o.columns["budget_usd"].astype(float))):
-            cols = [c for c in cols if c[0] != "within_budget"]
+            cols.remove("within_budget")
+    if "error" in cols and all(e is None for e in o.columns["error"]):
+        cols.remove("error")
     return cols
 
 
-def _fmt(f, v) -> str:
-    if isinstance(v, (float, np.floating)) and not np.isfinite(v):
-        return "n/a"
-    try:
-        return f(v) if f is not str else str(v)
-    except (TypeError, ValueError):
-        return str(v)
+def _clip(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[:width - 3] + "..."
 
 
 def human(outcomes) -> str:
@@ -58,9 +50,10 @@ def human(outcomes) -> str:
             lines.append(f"   {o.rows:,} Monte-Carlo draws; --out FILE.csv writes them all")
         elif o.rows:
             cols = _shown_columns(o)
-            shown = min(o.rows, MAX_SHOWN)
-            rows = [{k: _fmt(f, o.columns[k][i]) for k, f in cols} for i in range(shown)]
-            lines.append(text_table(rows, [k for k, _ in cols]))
+            shown = min(o.rows, MAX_SHOWN, len(next(iter(o.columns.values()))))
+            rows = [{header(k): _clip(format_value(k, o.columns[k][i])) for k in cols}
+                    for i in range(shown)]
+            lines.append(text_table(rows, [header(k) for k in cols]))
             if o.rows > shown:
                 lines.append(f"... {o.rows - shown:,} more rows (--out FILE.csv writes them all; "
                              "--where/--sort pick the ones that matter)")
@@ -82,8 +75,9 @@ def human(outcomes) -> str:
                 if r["metric"].startswith("prob_"):
                     lines.append(f"     {r['metric']}{label}: {r['p50']:.1%}")
                 else:
-                    lines.append(f"     {r['metric']}{label}: {_short(r['p10'])} / "
-                                 f"{_short(r['p50'])} / {_short(r['p90'])}")
+                    m = r["metric"]
+                    lines.append(f"     {header(m)}{label}: {format_value(m, r['p10'])} / "
+                                 f"{format_value(m, r['p50'])} / {format_value(m, r['p90'])}")
         blocks.append("\n".join(lines))
     notes = ("Assumptions: 6ND training FLOPs (Kaplan et al. 2020), month = 730 h, dense peaks; "
              "see `planner report` for all sources.")

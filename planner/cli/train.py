@@ -9,7 +9,7 @@ import math
 
 import click
 
-from planner.estimate.parallel.steptime import TERMS
+from planner.estimate.parallel.terms import TERMS
 from planner.plan.train import TRAIN, TrainPlan
 from planner.render.output import emit, output_options
 from planner.units import (MONTH, format_bytes, format_count, format_duration, format_flops,
@@ -164,7 +164,7 @@ def human(r: dict) -> str:
                      f"micro-batch {a['micro_batch']} x {a['seq_len']:,} tokens; recompute "
                      f"{r['recompute']}; sequence parallel "
                      f"{'on' if a['sequence_parallel'] else 'off'}; {a['activations']}"))
-    if r["min_gpus_for_memory"] is not None:
+    if r["min_gpus_for_memory"] is not None and not predicted:
         ml = r["min_memory_layout"]
         rows.append(("min devices (memory)", f"{format_int(r['min_gpus_for_memory'])}  "
                      f"(tp={ml['tp']}, pp={ml['pp']}, dp={ml['dp']})"))

@@ -72,8 +72,11 @@ QUANT_FAMILY = {
     "Q2_K": "kquant", "Q3_K_S": "kquant", "Q3_K_M": "kquant", "Q3_K_L": "kquant",
     "Q4_K_S": "kquant", "Q4_K_M": "kquant", "Q5_K_S": "kquant", "Q5_K_M": "kquant",
     "Q6_K": "kquant",
+    # 4-bit floating point with block scales (NVFP4: e2m1 + an fp8 scale per 16; MXFP4: e2m1 +
+    # an e8m0 scale per 32, OCP MX spec v1.0): Blackwell tensor cores multiply them natively.
+    "fp4": "fp4", "nvfp4": "fp4", "mxfp4": "fp4",
 }
-FAMILIES = ("f32", "f16", "q8", "legacy", "kquant")
+FAMILIES = ("f32", "f16", "q8", "legacy", "kquant", "fp4")
 
 
 # --- backend constants -----------------------------------------------------------------------
@@ -142,9 +145,19 @@ def backend(name: str, quant: str = "fp16", overrides: dict | None = None) -> Ba
         per = row[key]
         vals[key] = float(per.get(fam, per["default"]))
     vals.update(overrides or {})
-    return Backend(name=name, matmul_peak=row["matmul_peak"], alu_peak=row["alu_peak"],
+    return Backend(name=name, matmul_peak=_matmul_precision(row["matmul_peak"], quant, fam),
+                   alu_peak=row["alu_peak"],
                    accumulate_boost=float(row.get("accumulate_boost", 1.0)),
                    boost_categories=tuple(row.get("boost_categories", ())), **vals)
+
+
+def _matmul_precision(entry, quant: str, fam: str) -> str:
+    """The GEMM precision of a backend for `quant`: a string (one precision for every format),
+    or a table keyed by weight format, then kernel family, then 'default' (a serving engine
+    runs fp8 weights on fp8 tensor cores, NVFP4 on fp4 ones, AWQ int4 as W4A16 on fp16)."""
+    if isinstance(entry, str):
+        return entry
+    return str(entry.get(quant, entry.get(fam, entry["default"])))
 
 
 def family(quant: str) -> str:
@@ -190,7 +203,8 @@ class HardwareTerms:
 
 def _peak(device, precision: str) -> float:
     peaks = device.peak_flops
-    for p in (precision, "fp16", "bf16", "fp32"):
+    # fp4 without an fp4 peak: the W4A8 kernels (Hopper) run at the fp8 rate.
+    for p in (precision, *(("fp8",) if precision == "fp4" else ()), "fp16", "bf16", "fp32"):
         if peaks.get(p):
             return float(peaks[p])
     return math.nan
@@ -295,16 +309,25 @@ def _harmonic(a, b):
 
 
 def step_time(w: Workload, hw: HardwareTerms, be: Backend, *, new_tokens=1, context=0,
-              batch=1, outputs=None, tp=1, flash_attention: bool = False) -> dict[str, Any]:
+              batch=1, outputs=None, tp=1, flash_attention: bool = False,
+              prefill_tokens=None, prefill_keys=0) -> dict[str, Any]:
     """Seconds for one step of `batch` sequences x `new_tokens` tokens at `context` cached
     tokens, split into terms (all arrays broadcast).  `outputs`: tokens whose logits are
     computed (default: every token in the step; llama-bench prompt processing: one per
     sequence).  Returns the terms, `seconds`, and `bound` ("memory", "compute" or
-    "overhead": the largest term)."""
+    "overhead": the largest term).
+
+    `prefill_tokens`: prompt tokens riding in the same step (chunked prefill mixed into decode
+    steps, as vLLM/SGLang/TensorRT-LLM schedule them: Agrawal et al. 2024, Sarathi-Serve,
+    sec. 4), each attending `prefill_keys` keys on average (a whole prompt of P: P / 2).  They
+    share the step's weight read, add their GEMM FLOPs, their attention FLOPs and one read of
+    the keys they attend, and widen the TP all-reduces; no logits (the first token's logits
+    are one row per prompt, negligible).  None: a plain step, exactly as before."""
     n = np.asarray(new_tokens, dtype=float)
     b = np.asarray(batch, dtype=float)
     tok = n * b
     out = tok if outputs is None else np.asarray(outputs, dtype=float)
+    extra = 0.0 if prefill_tokens is None else np.asarray(prefill_tokens, dtype=float)
     tp = np.asarray(tp, dtype=float)
     keys = np.asarray(context, dtype=float) + n
     bw = np.asarray(hw.bandwidth, dtype=float)
@@ -313,12 +336,13 @@ def step_time(w: Workload, hw: HardwareTerms, be: Backend, *, new_tokens=1, cont
                         np.asarray(hw.tdp_w, dtype=float) * be.flops_per_watt)
 
     # linear layers (per device: TP splits every matrix)
-    w_read = w.bytes_read(tok) / tp
+    w_read = w.bytes_read(tok + extra) / tp
     p_read = w_read * w.params_per_byte
     matvec = tok <= be.matvec_max_tokens
     t_read = w_read / (bw * f_bw)
     t_alu = p_read * be.alu_flop_per_weight / np.asarray(hw.alu_peak, dtype=float)
-    flops = 2.0 * ((w.linear_params - w.lm_head_params) * tok + w.lm_head_params * out) / tp
+    flops = 2.0 * ((w.linear_params - w.lm_head_params) * (tok + extra)
+                   + w.lm_head_params * out) / tp
     deq = np.asarray(be.dequant_to_f16) > 0
     quantised = w.params_per_byte > 0.51          # fewer than 16 bits per weight
     via_f16 = deq & quantised
@@ -334,11 +358,15 @@ def step_time(w: Workload, hw: HardwareTerms, be: Backend, *, new_tokens=1, cont
     else:
         score = be.score_bytes
     kv_bytes = b * keys * w.kv_bytes_per_token * gqa / tp
+    if prefill_tokens is not None:   # the chunk reads the keys it attends once (flash tiles)
+        span = np.where(extra > 0, np.maximum(extra, 2.0 * np.asarray(prefill_keys, float)), 0.0)
+        kv_bytes = kv_bytes + span * w.kv_bytes_per_token / tp
     score_bytes = tok * keys * w.n_heads * w.n_layers * score / tp
     f_att = np.where(matvec, be.attention_bandwidth_fraction,
                      be.prefill_attention_bandwidth_fraction)
     t_att_mem = (kv_bytes + score_bytes) / (bw * f_att)
-    att_flops = tok * keys * w.attention_flops_per_key / tp
+    att_flops = (tok * keys + extra * np.asarray(prefill_keys, dtype=float)) \
+        * w.attention_flops_per_key / tp
     t_att_mm = np.where(matvec, 0.0, att_flops / (np.asarray(hw.matmul_peak, dtype=float)
                                                    * be.attention_matmul_fraction))
     t_attention = t_att_mem + t_att_mm
@@ -347,7 +375,7 @@ def step_time(w: Workload, hw: HardwareTerms, be: Backend, *, new_tokens=1, cont
     t_fixed = np.where(matvec, w.n_layers * be.layer_overhead_s + be.token_overhead_s,
                        w.n_layers * be.prefill_layer_overhead_s + be.prefill_step_overhead_s)
     link = np.asarray(hw.link_bandwidth, dtype=float)
-    msg = tok * w.d_model * 2.0                       # 16-bit activations
+    msg = (tok + extra) * w.d_model * 2.0             # 16-bit activations
     with np.errstate(invalid="ignore"):
         t_tp = np.where(tp > 1, 2.0 * w.n_layers * (be.allreduce_latency_s
                                                     + 2.0 * (tp - 1) / tp * msg / link), 0.0)

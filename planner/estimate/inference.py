@@ -92,30 +92,13 @@ def runtime_bytes(shared_memory) -> np.ndarray:
 
 
 def parse_reserve(text) -> float | str | None:
-    """``2GB`` -> 2e9 bytes; ``25%`` -> "25%"; None/"auto" -> None (the default rule)."""
+    """``2GB`` -> 2e9 bytes; ``25%`` -> "25%"; None/"auto" -> None (the default rule): the
+    `reserve` key's parser (`planner.plan.infer.parse_reserve`) for programmatic callers."""
     if text is None:
         return None
-    if isinstance(text, (int, float)):
-        if text < 0:
-            raise PlannerError(f"--reserve must be >= 0, got {text!r}")
-        return float(text)
-    s = str(text).strip()
-    if s.lower() in ("", "auto", "default"):
-        return None
-    if s.endswith("%"):
-        try:
-            pct = float(s[:-1])
-        except ValueError:
-            raise PlannerError(f"cannot read --reserve {text!r} (expected e.g. 2GB, 25%, "
-                               "auto)") from None
-        if not 0 <= pct < 100:
-            raise PlannerError(f"--reserve {text!r} must be a percentage in 0..100")
-        return f"{pct}%"
-    from planner.units import parse_bytes
-    value = parse_bytes(s, "--reserve")
-    if value < 0:
-        raise PlannerError(f"--reserve must be >= 0, got {text!r}")
-    return value
+    from planner.plan.infer import parse_reserve as parse
+    value = parse(text, "--reserve")
+    return None if value == "auto" else value
 
 
 def reserve_bytes(memory_bytes, shared_memory, reserve: float | str | None = None):

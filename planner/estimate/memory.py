@@ -237,8 +237,9 @@ class Layouts:
         first the layouts that fit and divide n; for the n left, the least idle devices."""
         n = np.atleast_1d(np.asarray(n_devices, dtype=float))
         mp = self.tp * self.pp
-        order = np.lexsort((self.pp, mp))                 # preference: tp·pp, then pp
         min_n = self.min_devices_each(capacity_bytes)
+        order = np.lexsort((self.pp, mp))                 # preference: tp·pp, then pp
+        order = order[np.isfinite(min_n[order])]          # layouts that never fit: skipped
         ni = np.where(np.isfinite(n), n, 0).astype(np.int64)
         idx = np.full(len(n), -1)
         found = np.zeros(len(n), dtype=bool)

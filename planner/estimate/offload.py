@@ -70,15 +70,16 @@ def cuda_prefill_scratch_bytes(spec, quant: str, context, batch=1,
 
 def device_resident_bytes(spec, quant: str, context, device, batch=1, kv_type: str = "f16",
                           flash_attention: bool = True, era: str = "current",
-                          backend_name: str | None = None):
-    """Bytes that must fit in the device's usable memory with every layer offloaded
+                          backend_name: str | None = None, shared_memory: bool | None = None):
+    """Bytes that must fit the device's usable memory with every layer offloaded
     (`inference.memory_total`: weights + KV + compute buffer + runtime), minus what llama.cpp
     keeps on the host (`host_kept_bytes`), plus the CUDA pool's prefill scratch
-    (`cuda_prefill_scratch_bytes`).  Compare with `inference.usable_bytes`."""
+    (`cuda_prefill_scratch_bytes`).  Compare with `inference.usable_bytes`.  Without a
+    `device`, `backend_name` and `shared_memory` describe the kind of machine."""
     from planner.estimate.inference import memory_total
     name = backend_name or decode.backend_for(device)
-    total = memory_total(spec, quant, context, batch, kv_type, bool(device.unified_memory),
-                         flash_attention, era)[3]
+    shared = bool(device.unified_memory) if shared_memory is None else bool(shared_memory)
+    total = memory_total(spec, quant, context, batch, kv_type, shared, flash_attention, era)[3]
     total = total - host_kept_bytes(spec, quant, name, era)
     if name == "llama.cpp-cuda":
         total = total + cuda_prefill_scratch_bytes(spec, quant, context, batch, flash_attention)
@@ -161,13 +162,14 @@ def expert_part(w: Workload, fraction) -> tuple[Workload, Workload]:
 
 # --- partial offload -------------------------------------------------------------------------
 
-def layers_that_fit(spec, quant: str, context, vram_usable, batch=1, kv_type: str = "f16",
-                    flash_attention: bool = True, shared_memory: bool = False,
-                    era: str = "current") -> dict[str, Any]:
-    """How many repeating layers fit in `vram_usable` bytes (llama.cpp -ngl), the rest in host
-    RAM.  Each GPU layer brings its weights and its KV cache; the GPU also holds the compute
-    buffer, the runtime and, when every layer fits, the output layer (-ngl n_layer + 1).
-    Returns gpu_layers (int array), output_on_gpu, gpu_bytes, host_bytes."""
+def split_bytes(spec, quant: str, context, gpu_layers, output_on_gpu, batch=1,
+                kv_type: str = "f16", flash_attention: bool = True, shared_memory: bool = False,
+                era: str = "current") -> dict[str, Any]:
+    """Bytes on the GPU and in host RAM with `gpu_layers` repeating layers (and the output
+    layer where `output_on_gpu`) on the GPU, as llama.cpp places them: each GPU layer brings
+    its weights and its KV cache; the GPU also holds the compute buffer and the runtime; the
+    token embedding stays on the host.  Arrays broadcast.  Returns gpu_bytes, host_bytes and
+    layer_bytes (weights + KV cache of one layer)."""
     from planner.estimate.inference import compute_buffer_bytes, kv_cache_bytes, runtime_bytes
     w = decode.workload(spec, quant, kv_type, era)
     L = float(spec.n_layers)
@@ -175,14 +177,33 @@ def layers_that_fit(spec, quant: str, context, vram_usable, batch=1, kv_type: st
     layer_kv = kv_cache_bytes(spec, context, batch, kv_type) / L
     fixed = compute_buffer_bytes(spec, context, batch, flash_attention) + runtime_bytes(
         shared_memory)
-    room = np.asarray(vram_usable, dtype=float) - fixed
-    n = np.clip(np.floor(room / (layer_w + layer_kv)), 0, L)
-    out = (n >= L) & (room - L * (layer_w + layer_kv) >= w.lm_head_bytes)
+    n = np.clip(np.asarray(gpu_layers, dtype=float), 0, L)
+    out = np.asarray(output_on_gpu, dtype=bool)
     gpu = n * (layer_w + layer_kv) + np.where(out, w.lm_head_bytes, 0.0) + fixed
     host = (w.embedding_bytes + (L - n) * (layer_w + layer_kv)
             + np.where(out, 0.0, w.lm_head_bytes))
-    return {"gpu_layers": n.astype(int), "output_on_gpu": out, "gpu_bytes": gpu,
-            "host_bytes": host, "layer_bytes": layer_w + layer_kv}
+    return {"gpu_bytes": gpu, "host_bytes": host, "layer_bytes": layer_w + layer_kv,
+            "fixed_bytes": fixed, "output_bytes": w.lm_head_bytes}
+
+
+def layers_that_fit(spec, quant: str, context, vram_usable, batch=1, kv_type: str = "f16",
+                    flash_attention: bool = True, shared_memory: bool = False,
+                    era: str = "current") -> dict[str, Any]:
+    """How many repeating layers fit in `vram_usable` bytes (llama.cpp -ngl), the rest in host
+    RAM (`split_bytes`); when every layer fits and the output layer too, it goes on the GPU
+    (-ngl n_layer + 1).  Returns gpu_layers (int array), output_on_gpu, gpu_bytes, host_bytes,
+    layer_bytes."""
+    L = float(spec.n_layers)
+    none = split_bytes(spec, quant, context, 0, False, batch, kv_type, flash_attention,
+                       shared_memory, era)
+    room = np.asarray(vram_usable, dtype=float) - none["fixed_bytes"]
+    per = none["layer_bytes"]
+    n = np.clip(np.floor(room / per), 0, L)
+    out = (n >= L) & (room - L * per >= none["output_bytes"])
+    split = split_bytes(spec, quant, context, n, out, batch, kv_type, flash_attention,
+                        shared_memory, era)
+    return {"gpu_layers": n.astype(int), "output_on_gpu": out, "gpu_bytes": split["gpu_bytes"],
+            "host_bytes": split["host_bytes"], "layer_bytes": per}
 
 
 def offload_speed(spec, quant: str, device, gpu_layers, context, ram_bandwidth_bytes,

@@ -16,6 +16,7 @@ and the step model of `decode`, evaluated as arrays over quantisations and devic
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any, Iterable, Sequence
 
@@ -71,6 +72,16 @@ def _max_context(spec, quants, usable, backend_name, batch, kv_type, flash_atten
     return np.where(small, 0.0, np.maximum(ctx, 0.0))
 
 
+def hardware_terms(device, be) -> decode.HardwareTerms:
+    """`decode.hardware_terms`, except that a device without a vector compute figure (an
+    ad-hoc one given by memory and bandwidth only) decodes at its bandwidth bound: its ALU
+    term is dropped rather than made unknown.  Prefill still needs the matmul peak (NaN)."""
+    hw = decode.hardware_terms(device, be)
+    if not np.isfinite(hw.alu_peak):
+        hw = dataclasses.replace(hw, alu_peak=math.inf)
+    return hw
+
+
 def default_context(spec, context=None) -> int:
     """The context a plan assumes: the given one (a whole number >= 1, at most the model's),
     else min(model context, 4096) (llama.cpp's default n_ctx, inference.toml [speed])."""
@@ -88,7 +99,8 @@ def runnable_models(device, specs: Iterable, context=None, min_speed: float | No
                     quants: Sequence[str] = LLAMA_CPP_QUANTS, batch: int = 1,
                     kv_type: str = "f16", flash_attention: bool = True, reserve=None,
                     prompt: int = 512, sort: str = "quality",
-                    era: str = "current") -> list[dict[str, Any]]:
+                    era: str = "current", backend_name: str | None = None
+                    ) -> list[dict[str, Any]]:
     """One row per model that runs on `device`: the best quantisation (first of `quants`, best
     first) whose memory fits at `context` tokens and, if `min_speed` is given, whose decode
     reaches `min_speed` tokens/s; the largest context at that quantisation; decode tokens/s
@@ -105,7 +117,7 @@ def runnable_models(device, specs: Iterable, context=None, min_speed: float | No
                 context < 1:
             raise PlannerError(f"context must be a whole number of tokens >= 1, got "
                                f"{context!r}")
-    name = decode.backend_for(device)
+    name = backend_name or decode.backend_for(device)
     shared = bool(device.unified_memory)
     usable = float(inference.usable_bytes(device.memory_bytes, shared, inference.parse_reserve(
         reserve)))
@@ -122,7 +134,7 @@ def runnable_models(device, specs: Iterable, context=None, min_speed: float | No
         works = [decode.workload(spec, q, kv_type, era) for q in qs]
         bes = [decode.backend(name, q) for q in qs]
         w, be = decode.stack_workloads(works), decode.stack_backends(bes)
-        hw = decode.hardware_terms(device, bes[0])
+        hw = hardware_terms(device, bes[0])
         dec = decode.decode_rate(w, hw, be, ctx / 2.0, batch, flash_attention=flash_attention)
         ok = fits & (True if min_speed is None else dec["tokens_per_s"] >= min_speed)
         if not ok.any():
@@ -205,36 +217,67 @@ def requirements(spec, quant: str = "Q4_K_M", context=None, batch: int = 1,
             "devices_cheapest": cheapest[:top] if top else cheapest}
 
 
+def device_grid(spec, quant: str, contexts, batches, devices: Sequence, kv_type: str = "f16",
+                flash_attention: bool = True, reserve=None, era: str = "current",
+                speed: bool = True) -> dict[str, np.ndarray]:
+    """`spec` at `quant` over k plans (arrays `contexts`, `batches` of length k) x the m
+    `devices`: whether each device's usable memory holds the plan with llama.cpp's placement on
+    that device's backend (`offload.device_resident_bytes`), and (`speed`) its decode tokens/s
+    with the cache half full (the mean over a conversation that fills the context;
+    `decode.decode_rate` with the backend's fitted constants), NaN where it does not fit.  One
+    call of the step model per backend on (k, m) arrays.  Returns fits (k, m) and
+    decode_tokens_per_s (k, m; all NaN without `speed`)."""
+    from planner.estimate.offload import device_resident_bytes
+    ctx = np.asarray(contexts, dtype=float).reshape(-1, 1)
+    b = np.asarray(batches, dtype=float).reshape(-1, 1)
+    k, m = max(len(ctx), len(b)), len(devices)
+    fits = np.zeros((k, m), dtype=bool)
+    rate = np.full((k, m), np.nan)
+    by_backend: dict[str, list[int]] = {}
+    for i, d in enumerate(devices):
+        by_backend.setdefault(decode.backend_for(d), []).append(i)
+    w = decode.workload(spec, quant, kv_type, era)
+    for name, idx in by_backend.items():
+        devs = [devices[i] for i in idx]
+        mem = np.array([d.memory_bytes for d in devs], dtype=float)
+        shared = np.array([d.unified_memory for d in devs], dtype=bool)
+        need = np.where(shared[None, :],
+                        device_resident_bytes(spec, quant, ctx, None, b, kv_type,
+                                              flash_attention, era, name, True),
+                        device_resident_bytes(spec, quant, ctx, None, b, kv_type,
+                                              flash_attention, era, name, False))
+        ok = need <= inference.usable_bytes(mem, shared, reserve)[None, :]
+        fits[:, idx] = ok
+        if not speed:
+            continue
+        be = decode.backend(name, quant)
+        hw = decode.stack_hardware([hardware_terms(d, be) for d in devs])
+        dec = decode.decode_rate(w, hw, be, ctx / 2.0, b, flash_attention=flash_attention)
+        rate[:, idx] = np.where(ok, np.broadcast_to(dec["tokens_per_s"], ok.shape), np.nan)
+    return {"fits": fits, "decode_tokens_per_s": rate}
+
+
 def devices_that_run(spec, quant: str, context, devices: Sequence, batch: int = 1,
                      kv_type: str = "f16", flash_attention: bool = True, reserve=None,
                      prompt: int = 512, era: str = "current") -> list[dict[str, Any]]:
     """The `devices` whose usable memory holds `spec` at `quant` and `context` (per-backend
-    placement, `need_bytes`), with decode/prefill tokens/s (cache half full) and price.
-    Evaluated as arrays over devices, one call of the step model per backend."""
-    out: list[dict[str, Any]] = []
-    by_backend: dict[str, list] = {}
-    for d in devices:
-        by_backend.setdefault(decode.backend_for(d), []).append(d)
+    placement, `device_grid`), with decode tokens/s (cache half full), prefill tokens/s of a
+    `prompt` and price."""
+    grid = device_grid(spec, quant, [context], [batch], devices, kv_type, flash_attention,
+                       reserve, era)
+    keep = np.flatnonzero(grid["fits"][0])
     w = decode.workload(spec, quant, kv_type, era)
-    for name, devs in by_backend.items():
-        need = float(need_bytes(spec, [quant], context, name, batch, kv_type, flash_attention,
-                                era)[0])
-        mem = np.array([d.memory_bytes for d in devs], dtype=float)
-        shared = np.array([d.unified_memory for d in devs], dtype=bool)
-        ok = inference.usable_bytes(mem, shared, reserve) >= need
-        keep = [d for d, k in zip(devs, ok) if k]
-        if not keep:
-            continue
+    out: list[dict[str, Any]] = []
+    for i in keep:
+        d = devices[i]
+        name = decode.backend_for(d)
         be = decode.backend(name, quant)
-        hw = decode.stack_hardware([decode.hardware_terms(d, be) for d in keep])
-        dec = decode.decode_rate(w, hw, be, context / 2.0, batch,
-                                 flash_attention=flash_attention)["tokens_per_s"]
-        pre = decode.prefill_time(w, hw, be, min(prompt, context), 0, batch,
-                                  flash_attention=flash_attention)["tokens_per_s"]
-        for d, t, p in zip(keep, np.atleast_1d(dec), np.atleast_1d(pre)):
-            price = d.price_per_hour
-            out.append({"device": d.name, "category": d.category, "backend": name,
-                        "memory_bytes": d.memory_bytes, "decode_tokens_per_s": float(t),
-                        "prefill_tokens_per_s": float(p),
-                        "price_usd_per_hour": None if math.isnan(price) else float(price)})
+        pre = decode.prefill_time(w, hardware_terms(d, be), be, min(prompt, context), 0,
+                                  batch, flash_attention=flash_attention)["tokens_per_s"]
+        price = d.price_per_hour
+        out.append({"device": d.name, "category": d.category, "backend": name,
+                    "memory_bytes": d.memory_bytes,
+                    "decode_tokens_per_s": float(grid["decode_tokens_per_s"][0, i]),
+                    "prefill_tokens_per_s": float(pre),
+                    "price_usd_per_hour": None if math.isnan(price) else float(price)})
     return out

@@ -105,3 +105,48 @@ class Errors:
     @property
     def ok(self) -> np.ndarray:
         return np.equal(self.reason, None)
+
+
+def choose(n: int, cases: list[tuple], default=None) -> np.ndarray:
+    """An object column from (mask, value) cases, the first matching case winning; a value is
+    a scalar (one Python object shared by its rows: no per-row strings are built) or an object
+    array of length n.  Built as an integer index into the few values, then one gather."""
+    masks = [np.broadcast_to(np.asarray(m, dtype=bool), (n,)) for m, _ in cases]
+    which = np.select(masks, np.arange(len(cases)), default=len(cases)) if cases else \
+        np.full(n, 0)
+    values = [v for _, v in cases] + [default]
+    table = np.empty(len(values), dtype=object)
+    for j, v in enumerate(values):
+        table[j] = None if isinstance(v, np.ndarray) else v
+    out = table[which]
+    for j, v in enumerate(values):
+        if isinstance(v, np.ndarray):
+            sel = which == j
+            out[sel] = v[sel]
+    return out
+
+
+def plan_inputs(plan, models: dict | None = None) -> tuple[dict, dict, tuple]:
+    """A plan's given keys as evaluator columns (n = 1), its model resolved into `models`
+    (name -> ModelSpec) and its hardware files: what every `evaluate_one` starts from."""
+    from planner.model.resolve import resolve_model
+    given = plan.given()
+    files = tuple(given.pop("hardware_file", ()) or ())
+    models = dict(models or {})
+    if given.get("model"):
+        spec = resolve_model(given["model"])
+        models[spec.name] = spec
+        given["model"] = spec.name
+    return given, models, files
+
+
+def answered(res: dict, n: int = 1) -> list[dict]:
+    """The `n` rows of an evaluator's result as plain Python values; a row's error raises
+    `PlannerError` (the command's ``Error:`` line, exit 2)."""
+    from planner.errors import PlannerError
+    rows = [{k: v[i] if isinstance(v[i], (list, tuple)) else plain(v[i])
+             for k, v in res.items()} for i in range(n)]
+    for r in rows:
+        if r.get("error"):
+            raise PlannerError(r["error"])
+    return rows

@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from planner.errors import PlannerError
 from planner.estimate import training
-from planner.evaluate.columns import Cat, Errors, combinations, numeric, plain
+from planner.evaluate.columns import (Cat, Errors, answered, choose, combinations, numeric,
+                                      plain, plan_inputs)
 from planner.plan.defaults import defaults
 from planner.plan.train import TRAIN
 from planner.units import DAY, HOUR, MONTH, format_bytes, format_count, format_duration, \
@@ -44,7 +44,7 @@ SLACK = 1 + 1e-9
 # the command prints them; scenario tables leave them out (they are in the report's inputs).
 DESCRIPTIVE = ("gpus_how", "utilisation_source", "price_source", "optimizer_mode")
 # Columns only a predicted utilisation has (planner.estimate.parallel), NaN otherwise.
-from planner.estimate.parallel.steptime import TERMS  # noqa: E402  (step-time terms)
+from planner.estimate.parallel.terms import TERMS  # noqa: E402  (step-time terms)
 PREDICTED = ("cp", "ep", "interleave", "global_batch", "step_seconds", "tokens_per_s",
              "tflops_per_gpu", "memory_buffers", *(f"time_{t}" for t in TERMS))
 
@@ -127,7 +127,7 @@ def _combo(inputs: dict, models: dict, files: tuple) -> Combo:
                         else inputs["micro_batch"])
     c.sequence_parallel = bool(inputs["sequence_parallel"])
     c.goodput = inputs["goodput"]
-    opt = inputs["optimizer_bytes"]
+    opt = inputs["optimizer_bytes"] or "mixed"
     mode, k_opt = (opt, None) if isinstance(opt, str) else ("mixed", float(opt))
     wb, gb, ob = memory.BYTE_MODES[mode]
     c.bytes_per_param = (wb, gb, ob if k_opt is None else k_opt)
@@ -223,7 +223,7 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
     num = {k: numeric(cols, k, n, _default(k) if _default(k) is not None else math.nan)
            for k in NUMERIC}
     err = Errors(n)
-    has_model = per("spec", object) != None  # noqa: E711 (elementwise)
+    has_model = np.asarray([c.spec is not None for c in combos], dtype=bool)[code]
     combo_error = per("error", object)
     err.add(np.not_equal(combo_error, None), lambda r: combo_error[r])
 
@@ -257,7 +257,8 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
     mfu = np.where(predict, np.nan, mfu)
     hfu = mfu * hw_ratio
     device_name = np.asarray([d.name if d else None for d in devs], dtype=object)[code]
-    err.add(np.isnan(mfu) & np.not_equal(device_name, None) & ~predict,
+    has_device = np.asarray([d is not None for d in devs], dtype=bool)[code]
+    err.add(np.isnan(mfu) & has_device & ~predict,
             lambda r: f"device {device_name[r]!r} has no default MFU and no network figures "
                       "to predict one; give --mfu (e.g. 0.4) or --hfu")
     per_recompute = per("recompute", object)
@@ -338,7 +339,8 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
         seconds = counted / (used * peak * util)
     goodput_flag = per("goodput", object)
     useful = np.ones(n)
-    on_m = ~predict & np.equal(goodput_flag, True) & has_model & np.isfinite(allocated)
+    goodput_on = np.asarray([c.goodput is True for c in combos], dtype=bool)[code]
+    on_m = ~predict & goodput_on & has_model & np.isfinite(allocated)
     if on_m.any():  # a given utilisation is end-to-end unless --goodput says otherwise
         from planner.estimate.parallel.goodput import goodput
         useful[on_m] = goodput(allocated[on_m], params[on_m])["useful_fraction"]
@@ -387,34 +389,29 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
             lambda r: f"on {allocated[r]:,.0f} devices the plan takes "
                       f"{format_duration(seconds[r])}, past the deadline of "
                       f"{format_duration(deadline[r])}; drop --gpus to solve for the devices")
-    warn = np.full(n, None, dtype=object)
     idle = allocated - used
     warn_idle = np.isfinite(idle) & (idle > 0)
-    for r in np.flatnonzero(warn_idle | by_default).tolist():
-        notes = []
-        if by_default[r]:
-            notes.append(f"no --gpus or --deadline: the cluster is sized to finish in the "
-                         f"default {format_duration(default_target)}; give --deadline or --gpus")
-        if warn_idle[r]:
-            notes.append(f"{idle[r]:,.0f} of {allocated[r]:,.0f} devices sit idle (no layout "
-                         "that fits uses them all); they are priced but do no work")
-        warn[r] = "; ".join(notes)
-
-    how = np.where(~solving, "given (--gpus)", np.where(
-        by_default, f"sized to finish in the default {format_duration(default_target)} "
-                    "(--budget without --gpus or --deadline)",
-        np.where(np.isfinite(min_gpus) & (min_gpus > 1) &
-                 (need == solve.round_to_nodes(np.where(np.isfinite(min_gpus), min_gpus, 1),
-                                               node)),
-                 "smallest whole-node cluster meeting --deadline (memory minimum binds)",
-                 "smallest whole-node cluster meeting --deadline"))).astype(object)
-    util_src = np.where(use_hfu, "from --hfu", np.where(~np.isnan(mfu_in), "--mfu", None))
+    default_note = (f"no --gpus or --deadline: the cluster is sized to finish in the default "
+                    f"{format_duration(default_target)}; give --deadline or --gpus")
+    idle_note = ("some devices sit idle (no layout that fits uses them all; gpus_idle counts "
+                 "them): they are priced but do no work")
+    warn = choose(n, [(by_default & warn_idle, default_note + "; " + idle_note),
+                      (by_default, default_note), (warn_idle, idle_note)])
+    binds = np.isfinite(min_gpus) & (min_gpus > 1) & (need == solve.round_to_nodes(
+        np.where(np.isfinite(min_gpus), min_gpus, 1), node))
+    how = choose(n, [(~solving, "given (--gpus)"),
+                     (by_default, f"sized to finish in the default "
+                                  f"{format_duration(default_target)} (--budget without --gpus "
+                                  "or --deadline)"),
+                     (binds, "smallest whole-node cluster meeting --deadline (memory minimum "
+                             "binds)")],
+                 "smallest whole-node cluster meeting --deadline")
     dev_src = np.asarray([f"{d.name} profile default ({d.info.get('mfu_source', 'no source')})"
                           if d else None for d in devs], dtype=object)[code]
-    util_src = np.where(np.equal(util_src, None), dev_src, util_src).astype(object)
-    price_src = np.where(~np.isnan(num["price"]), "--price", np.asarray(
+    util_src = choose(n, [(use_hfu, "from --hfu"), (~np.isnan(mfu_in), "--mfu")], dev_src)
+    price_src = choose(n, [(~np.isnan(num["price"]), "--price")], np.asarray(
         [str(d.info.get("price_source", "device profile")) if d and math.isfinite(
-            d.price_per_hour) else None for d in devs], dtype=object)[code]).astype(object)
+            d.price_per_hour) else None for d in devs], dtype=object)[code])
 
     memory_cols = {f"memory_{k}_bytes": np.where(has_model, lay[f"memory_{k}"], np.nan)
                    for k in ("weights", "gradients", "optimizer", "activations")}
@@ -428,18 +425,20 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
     chosen = {"recompute": per_recompute, "zero": per("zero"), "micro_batch": per("micro_batch"),
               "sequence_parallel": per("sequence_parallel", bool),
               "precision": per("precision", object)}
-    extra: dict[str, np.ndarray] = {k: np.full(n, np.nan) for k in PREDICTED}
+    nothing = np.full(n, np.nan)          # shared by the columns no row has (read-only)
+    nothing.flags.writeable = False
+    extra: dict[str, np.ndarray] = {k: nothing for k in PREDICTED}
     if pred:
         for k in chosen:
             chosen[k] = np.where(predict, pred[k], chosen[k])
         chosen["sequence_parallel"] = chosen["sequence_parallel"].astype(bool)
         for k in PREDICTED:
             extra[k] = np.where(predict, pred[k], np.nan)
-        how = np.where(predict & solving & ~by_default,
-                       "smallest whole-node cluster meeting --deadline at the predicted "
-                       "utilisation", how).astype(object)
-        util_src = np.where(predict, pred["source"], util_src).astype(object)
-        opt_note = np.where(predict, pred["optimizer_mode"], opt_note).astype(object)
+        how = choose(n, [(predict & solving & ~by_default,
+                          "smallest whole-node cluster meeting --deadline at the predicted "
+                          "utilisation")], how)
+        util_src = choose(n, [(predict, pred["source"])], util_src)
+        opt_note = choose(n, [(predict, pred["optimizer_mode"])], opt_note)
     return {
         "model": cats[0].column(),
         "device": device_name,
@@ -449,8 +448,8 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
         "tokens_solved_from_budget": buy,
         "flops": model_flops,
         "hardware_flops": hw_flops,
-        "flops_method": np.where(has_flops, "given", method).astype(object),
-        "non_embedding": cats[CATEGORICAL.index("non_embedding")].column().astype(bool),
+        "flops_method": choose(n, [(has_flops, "given")], method),
+        "non_embedding": _flags(cats[CATEGORICAL.index("non_embedding")]),
         "recompute": chosen["recompute"],
         "peak_flops_per_gpu": peak,
         "gpus": allocated,
@@ -495,7 +494,8 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
         **memory_cols,
         "memory_buffers_bytes": extra["memory_buffers"],
         **{f"time_{t}_seconds": extra[f"time_{t}"] for t in TERMS},
-        "fits_memory": np.where(has_model & known_capacity, fits, None).astype(object),
+        "fits_memory": choose(n, [(has_model & known_capacity & fits, True),
+                                  (has_model & known_capacity, False)]),
         "min_gpus_for_memory": np.where(has_model & known_capacity & np.isfinite(min_gpus),
                                         min_gpus, np.nan),
         "min_memory_tp": min_layout["tp"],
@@ -509,6 +509,10 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
         "error": err.reason,
         "warning": warn,
     }
+
+
+def _flags(cat: Cat) -> np.ndarray:
+    return np.asarray([bool(v) for v in cat.values], dtype=bool)[cat.index]
 
 
 def _least_model_parallel(c: Combo) -> float:
@@ -591,17 +595,5 @@ def _no_fit(c: Combo, devices: float | None = None) -> str:
 def evaluate_one(plan, models: dict | None = None) -> dict[str, Any]:
     """One plan (a `TrainPlan`) -> its row as plain Python values; its error raises
     `PlannerError` (the command's ``Error:`` line, exit 2)."""
-    from planner.model.resolve import resolve_model
-    given = plan.given()
-    files = tuple(given.pop("hardware_file", ()) or ())
-    models = dict(models or {})
-    if given.get("model"):
-        spec = resolve_model(given["model"])
-        models[spec.name] = spec
-        given["model"] = spec.name
-    cols = {k: v for k, v in given.items()}
-    res = evaluate(cols, 1, models, files)
-    row = {k: plain(v[0]) for k, v in res.items()}
-    if row["error"]:
-        raise PlannerError(row["error"])
-    return row
+    given, models, files = plan_inputs(plan, models)
+    return answered(evaluate(given, 1, models, files))[0]

@@ -6,7 +6,7 @@ from typing import Any
 
 from planner.errors import PlannerError
 from planner.plan.defaults import defaults
-from planner.plan.keys import Key, KeyTable, make_plan_type
+from planner.plan.keys import Conflict, Key, KeyTable, make_plan_type
 
 D = defaults("infer")
 
@@ -44,6 +44,27 @@ def parse_quant(raw: Any, what: str) -> str:
     return canonical_quant(text)
 
 
+def parse_backend(raw: Any, what: str) -> str:
+    """An inference backend of planner/data/decode_backends.toml (e.g. llama.cpp-cuda)."""
+    from planner.errors import unknown
+    from planner.estimate.decode import backend_names
+    text = str(raw).strip().lower()
+    names = backend_names()
+    if text not in names:
+        raise unknown(what, raw, names)
+    return text
+
+
+def parse_ram_type(raw: Any, what: str) -> str:
+    """A system RAM type of decode_backends.toml [host_memory] (ddr4-3200, ddr5-5600, ...)."""
+    from planner.estimate.offload import host_memory_types
+    text = str(raw).strip().lower().replace("_", "-").replace(" ", "-")
+    table = host_memory_types()
+    if text not in table:
+        raise PlannerError(f"unknown {what} {raw!r} (valid: {', '.join(table)})")
+    return text
+
+
 def parse_kv(raw: Any, what: str) -> str:
     from planner.estimate.quant import kv_bytes_per_element
     text = str(raw).strip().lower()
@@ -67,6 +88,11 @@ INFER = KeyTable("infer", argument="model", keys=[
         categorical=True),
     Key("discrete", "flag", "The ad-hoc device is a discrete GPU (default: a shared-memory "
         "machine).", categorical=True),
+    Key("backend", "text", "Inference backend whose fitted constants price the speed: "
+        "llama.cpp-cuda, llama.cpp-metal, llama.cpp-cpu (planner/data/decode_backends.toml).",
+        parser=parse_backend, categorical=True, metavar="NAME",
+        default_text="Metal on Apple, CPU on laptops/desktops and ad-hoc shared-memory "
+        "machines, CUDA on GPUs"),
     Key("reserve", "text", "Memory the OS and other programs keep (e.g. 2GB, 25%); auto: 1/3 "
         "of a shared-memory machine up to 32 GiB, 1/4 above (macOS's GPU split), 0 on a "
         "discrete GPU.", parser=parse_reserve, categorical=True, default="auto",
@@ -92,9 +118,27 @@ INFER = KeyTable("infer", argument="model", keys=[
         unit="tokens", lower=1, upper=1e8, integer=True, default=D["prompt"], metavar="N"),
     Key("flash_attn", "flag", "Fused attention (no KQ score buffer).",
         secondary="--no-flash-attn", categorical=True, default=True),
+    Key("ram", "bytes", "System RAM beside a discrete GPU: a model that does not fit the GPU "
+        "is split as llama.cpp -ngl does (layers on the GPU, the rest in RAM).", unit="bytes",
+        lower=0, lower_open=True, example="64GB", metavar="SIZE"),
+    Key("ram_type", "text", "System RAM type, for its bandwidth (dual channel): ddr4-2400 ... "
+        "ddr4-3600, ddr5-4800 ... ddr5-6400, lpddr5-6400, lpddr5x-7500/8533.",
+        parser=parse_ram_type, categorical=True, default=D["ram_type"], metavar="TYPE"),
+    Key("ram_bandwidth", "bandwidth", "System RAM bandwidth (instead of --ram-type).",
+        unit="bytes/s", lower=0, lower_open=True, example="89.6GB/s"),
+    Key("gpu_layers", "count", "Layers on the GPU (llama.cpp -ngl; more than the model has: "
+        "all, and the output layer).", short="-ngl", unit="layers", lower=0, upper=1e4,
+        integer=True, metavar="N",
+        default_text="all if the model fits the GPU, else as many as fit (with --ram)"),
+    Key("cpu_moe", "flag", "Mixture-of-experts: routed experts in system RAM, attention and "
+        "the rest on the GPU (llama.cpp --cpu-moe).", categorical=True),
     Key("recipes", "choice", "llama.cpp quantisation mixes: current, or the Aug-Dec 2023 ones "
         "(TheBloke's files).", choices=("current", "2023"), categorical=True,
         default=D["recipes"]),
+], conflicts=[
+    Conflict(("ram_type", "ram_bandwidth"), "the RAM type sets the bandwidth"),
+    Conflict(("cpu_moe", "gpu_layers"), "--cpu-moe keeps every layer's attention on the GPU, "
+             "as -ngl 99 --cpu-moe does"),
 ])
 
 InferPlan = make_plan_type("InferPlan", INFER, """A local-inference plan: the keys of `INFER`,

@@ -26,8 +26,6 @@ MAX_TEXT = 200   # characters of a name or other text value
 
 # --- parsers: (raw value, what) -> base-unit value --------------------------------------------
 
-
-
 def _text(raw: Any, what: str) -> str:
     if not isinstance(raw, str):   # a name: a TOML number or table here is a wrong type
         raise PlannerError(f"{what} must be text (a name), got {raw!r}")
@@ -212,10 +210,8 @@ class KeyTable:
             if key.kind == "flag":
                 if key.secondary:
                     decls = [f"{key.flag}/{key.secondary}"]
-                    opt = click.option(*decls, key.name, default=None, help=key.help_text())
-                else:  # a switch: present or not (never a value to misread as true)
-                    opt = click.option(*decls, key.name, is_flag=True, default=None,
-                                       help=key.help_text())
+                opt = click.option(*decls, key.name, default=None, help=key.help_text(),
+                                   is_flag=not key.secondary or None)
             else:
                 opt = click.option(*decls, key.name, default=None, multiple=key.multiple,
                                    metavar=key.metavar or _metavar(key),
@@ -295,7 +291,7 @@ def _metavar(key: Key) -> str:
             "text": "NAME"}.get(key.kind, "X")
 
 
-def make_plan_type(name: str, table: KeyTable, doc: str) -> type:
+def make_plan_type(name: str, table: KeyTable, doc: str, module: str = "planner.plan") -> type:
     """A frozen dataclass with one field per key (None = not given), and helpers to build it
     from command-line values or a mapping and to turn it into evaluator columns."""
     fields = [(k.name, Any, dataclasses.field(default=None)) for k in table.keys]
@@ -319,4 +315,5 @@ def make_plan_type(name: str, table: KeyTable, doc: str) -> type:
     cls = dataclasses.make_dataclass(name, fields, frozen=True, namespace={
         "__doc__": doc, "table": table, "given": given,
         "from_cli": classmethod(from_cli), "from_mapping": classmethod(from_mapping)})
+    cls.__module__ = module
     return cls

@@ -128,8 +128,9 @@ TRAIN = KeyTable("train", argument="model", keys=[
         "checkpoint.", unit="s", lower=0, categorical=True, default_text="10 min"),
     Key("optimizer_bytes", "text", "Bytes per parameter: mode mixed (16), mixed-fp32-grads "
         "(18), mixed-both-grads (20), fp32 (16), or the optimizer's K (e.g. 12).",
-        parser=parse_optimizer_bytes, categorical=True, default="mixed",
-        metavar="MODE|K"),
+        parser=parse_optimizer_bytes, categorical=True, metavar="MODE|K",
+        default_text="mixed with --mfu/--hfu; the framework's (mixed-fp32-grads) when "
+        "predicted"),
     Key("node_size", "count", "Devices per node; solved clusters are whole nodes.", lower=1,
         upper=4096, integer=True, categorical=True, default=D["node_size"]),
     Key("max_gpus", "count", "Largest cluster a deadline may ask for.", unit="devices", lower=1,

@@ -77,7 +77,7 @@ def _rows(df, kind: str, columns: tuple[str, ...], chart: str):
     if df is None or len(df) == 0:
         raise PlannerError(f"nothing to plot for {chart}: the result table is empty")
     d = df[df["kind"] == kind] if "kind" in df.columns else df
-    what = "training" if kind == "train" else "inference"
+    what = {"train": "training", "infer": "inference", "serve": "serving"}[kind]
     if len(d) == 0:
         raise PlannerError(f"nothing to plot for {chart}: the result table has no {what} rows")
     missing = [c for c in columns if c not in d.columns]
@@ -235,10 +235,20 @@ def time_vs_gpus(df, ax=None):
     devices = d["device"] if "device" in d.columns else np.full(len(d), "plan")
     colour = _colours(devices)
     missed = False
+    drawn: dict[tuple, str] = {}
     for dev in sorted(set(devices)):
         g = d[np.asarray(devices == dev)].sort_values("gpus")
-        ax.plot(g["gpus"], g["seconds"] / tu.scale, marker="o", ms=4, lw=1.4,
-                color=colour[dev], label=str(dev))
+        # A line exactly under another (same peak and utilisation: H100 and H200) is drawn
+        # dashed and wide, and its label says which it coincides with.
+        key = tuple(np.round(np.concatenate([g["gpus"].to_numpy(dtype=float),
+                                             g["seconds"].to_numpy(dtype=float)]), 6))
+        same = drawn.get(key)
+        ax.plot(g["gpus"], g["seconds"] / tu.scale, marker="o" if same is None else "s",
+                ms=4 if same is None else 7, mfc="none" if same else None,
+                lw=1.4 if same is None else 3.0, ls="-" if same is None else "--",
+                color=colour[dev], label=str(dev) + (f" (same as {same})" if same else ""),
+                zorder=2 if same is None else 1)
+        drawn.setdefault(key, str(dev))
         if "meets_deadline" in g.columns and "deadline_seconds" in g.columns \
                 and np.isfinite(_first_finite(g["deadline_seconds"])):
             late = ~g["meets_deadline"].astype(bool)
@@ -377,7 +387,63 @@ def tokens_per_quant(df, ax=None):
     return fig
 
 
+def _serve_series(d):
+    """Serving rows grouped by device (and quantisation when it varies), sorted by rate."""
+    keys = ["hardware"] + (["quant"] if "quant" in d.columns and d["quant"].nunique() > 1
+                           else [])
+    for name, g in d.groupby(keys, sort=True):
+        label = " / ".join(str(x) for x in (name if isinstance(name, tuple) else (name,)))
+        yield label, g.sort_values("rate_per_s")
+
+
+def gpus_vs_rate(df, ax=None):
+    """GPUs (and replicas) a deployment needs against the request rate, one line per device:
+    the cheapest plan at each rate that meets the latency targets (`planner serve`)."""
+    d = _rows(df, "serve", ("rate_per_s", "gpus"), "GPUs against load")
+    fig, ax = _new_axes(ax)
+    colour = _colours(d["hardware"])
+    for label, g in _serve_series(d):
+        ax.plot(g["rate_per_s"], g["gpus"], marker="o", ms=4, lw=1.4,
+                color=colour.get(label.split(" / ")[0], None), label=label)
+    _scale_axis(ax, "x", d["rate_per_s"])
+    _scale_axis(ax, "y", d["gpus"], base=2, wide_span=4.0)
+    _style(ax, "GPUs against load" + _model_suffix(d), "requests per second", "GPUs")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def latency_vs_throughput(df, ax=None):
+    """Per-token latency (p99 TPOT, and p99 TTFT dashed) against the deployment's output
+    tokens/s, one line per device, with the targets as dotted lines."""
+    d = _rows(df, "serve", ("output_tokens_per_s", "tpot_seconds_p99"),
+              "latency against throughput")
+    fig, ax = _new_axes(ax)
+    colour = _colours(d["hardware"])
+    for label, g in _serve_series(d):
+        c = colour.get(label.split(" / ")[0], None)
+        g = g.sort_values("output_tokens_per_s")
+        ax.plot(g["output_tokens_per_s"], g["tpot_seconds_p99"] * 1e3, marker="o", ms=4,
+                lw=1.4, color=c, label=f"{label} TPOT p99")
+        if "ttft_seconds_p99" in g.columns:
+            ax.plot(g["output_tokens_per_s"], g["ttft_seconds_p99"] * 1e3, ls="--", lw=1.0,
+                    marker="s", ms=3, color=c, label=f"{label} TTFT p99")
+    for col, style in (("tpot_target_seconds", ":"), ("ttft_target_seconds", "-.")):
+        if col in d.columns:
+            target = _first_finite(d[col])
+            if math.isfinite(target):
+                ax.axhline(target * 1e3, color="0.4", ls=style, lw=1.0,
+                           label=f"{col.split('_')[0].upper()} target {target * 1e3:,.0f} ms")
+    _scale_axis(ax, "x", d["output_tokens_per_s"])
+    _scale_axis(ax, "y", d["tpot_seconds_p99"] * 1e3)
+    _style(ax, "Latency against throughput" + _model_suffix(d), "output tokens/s",
+           "latency (ms)")
+    ax.legend(fontsize=7)
+    return fig
+
+
 CHARTS = {
+    "gpus_vs_rate": gpus_vs_rate,
+    "latency_vs_throughput": latency_vs_throughput,
     "time_vs_gpus": time_vs_gpus,
     "cost_vs_time": cost_vs_time,
     "memory_vs_context": memory_vs_context,
@@ -414,6 +480,11 @@ def choose(df) -> list[str]:
         if {"seconds", "cost_usd"} <= set(t.columns) and \
                 len(t[["seconds", "cost_usd"]].drop_duplicates()) >= 2:
             names.append("cost_vs_time")
+    serve = df[kind == "serve"] if kind is not None else df.iloc[0:0]
+    if len(serve) and "rate_per_s" in serve.columns:
+        s = serve[np.isfinite(serve["gpus"].to_numpy(dtype=float))] if "gpus" in serve else serve
+        if _varies(s, "rate_per_s", ["hardware", "model"]):
+            names += ["gpus_vs_rate", "latency_vs_throughput"]
     infer = df[kind == "infer"] if kind is not None else df.iloc[0:0]
     if len(infer):
         if _varies(infer, "context", ["model", "device", "quant", "batch"]):

@@ -19,64 +19,17 @@ import datetime as _dt
 import html
 import math
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from planner.errors import PlannerError
-from planner.units import format_bytes, format_count, format_duration, format_flops, format_int, \
-    format_usd
+from planner.render.cells import BOOLS, format_value, header as _header, is_bool, \
+    number
 
 MAX_ROWS = 200
 CHART_DPI = 100
 
 
-# --- cell formatting ---------------------------------------------------------------------------
-
-def _num(v: Any) -> float | None:
-    """A finite float, or None for NaN/None/inf/non-numbers."""
-    if isinstance(v, bool) or v is None:
-        return None
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        return None
-    return x if math.isfinite(x) else None
-
-
-def _rate(v: float) -> str:
-    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"
-
-
-def _plain(v: float) -> str:
-    return f"{v:,.1f}" if abs(v) < 1e6 else f"{v:.3g}"
-
-
-# column -> (header, formatter of a finite float).  Base units in, human text out.
-COLUMNS: dict[str, tuple[str, Callable[[float], str]]] = {
-    "tokens": ("tokens", format_count),
-    "gpus": ("GPUs", format_int),
-    "mfu": ("MFU", lambda v: f"{v:.1%}"),
-    "price_per_hour": ("price/GPU-hour", lambda v: format_usd(v) + "/h"),
-    "flops": ("compute", format_flops),
-    "seconds": ("wall-clock", format_duration),
-    "days": ("days", _plain),
-    "gpu_hours": ("GPU-hours", format_count),
-    "cost_usd": ("cost", format_usd),
-    "energy_kwh": ("energy (kWh)", format_count),
-    "memory_per_gpu_bytes": ("memory/GPU", format_bytes),
-    "deadline_seconds": ("deadline", format_duration),
-    "budget_usd": ("budget", format_usd),
-    "quant": ("quant", str),
-    "context": ("context", format_int),
-    "batch": ("batch", format_int),
-    "weights_bytes": ("weights", format_bytes),
-    "kv_cache_bytes": ("KV cache", format_bytes),
-    "overhead_bytes": ("overhead", format_bytes),
-    "total_bytes": ("total memory", format_bytes),
-    "device_memory_bytes": ("device memory", format_bytes),
-    "decode_tokens_per_s": ("decode tok/s", _rate),
-    "prefill_tokens_per_s": ("prefill tok/s", _rate),
-}
-BOOLS = {"meets_deadline": "meets deadline", "within_budget": "within budget", "fits": "fits"}
+# Cells are formatted by planner.render.cells (shared with `planner run` and `compare`).
 LEADING = ("scenario", "model", "device")
 TRAIN_ORDER = LEADING + ("tokens", "gpus", "mfu", "price_per_hour", "flops", "seconds", "days",
                          "gpu_hours", "cost_usd", "energy_kwh", "memory_per_gpu_bytes",
@@ -85,29 +38,6 @@ INFER_ORDER = LEADING + ("quant", "context", "batch", "weights_bytes", "kv_cache
                          "overhead_bytes", "total_bytes", "device_memory_bytes", "fits",
                          "decode_tokens_per_s", "prefill_tokens_per_s")
 HIDDEN = {"kind"}
-
-
-def format_value(column: str, value: Any) -> str:
-    """One cell as human text: base units -> GB, days, $ ... (planner.units); NaN -> '-'."""
-    if column in BOOLS or _is_bool(value):
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            return "-"
-        return "yes" if bool(value) else "no"
-    if column in COLUMNS and COLUMNS[column][1] is not str:
-        x = _num(value)
-        return "-" if x is None else COLUMNS[column][1](x)
-    x = _num(value)
-    if x is not None and not isinstance(value, str):
-        return f"{x:,.0f}" if x == int(x) and abs(x) < 1e15 else f"{x:.4g}"
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return str(value)
-
-
-def _header(column: str) -> str:
-    if column in COLUMNS:
-        return COLUMNS[column][0]
-    return BOOLS.get(column, column.replace("_", " "))
 
 
 # --- HTML pieces -------------------------------------------------------------------------------
@@ -125,18 +55,14 @@ def _table(headers: list[str], rows: list[list[tuple[str, str]]], cls: str = "")
     return f"<table{klass}><thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody></table>"
 
 
-def _is_bool(value: Any) -> bool:
-    return isinstance(value, bool) or type(value).__name__ == "bool_"
-
-
 def _cell_class(column: str, value: Any) -> str:
     """CSS class: ok/bad for verdict columns, num for right-aligned numbers."""
-    if column in BOOLS or _is_bool(value):
-        return "" if _num(value) is None and not _is_bool(value) else \
+    if column in BOOLS or is_bool(value):
+        return "" if number(value) is None and not is_bool(value) else \
             ("ok" if bool(value) else "bad")
     if column in LEADING or column == "quant" or isinstance(value, str):
         return ""
-    return "num" if _num(value) is not None else ""
+    return "num" if number(value) is not None else ""
 
 
 def _section(title: str, body: str, anchor: str) -> str:
@@ -208,7 +134,7 @@ def _assumptions_html(assumptions: Any) -> str:
 def _check_ok(c: dict) -> bool | None:
     if "ok" in c and c["ok"] is not None:
         return bool(c["ok"])
-    exp, got, tol = _num(c.get("expected")), _num(c.get("got")), _num(c.get("rel_tol"))
+    exp, got, tol = number(c.get("expected")), number(c.get("got")), number(c.get("rel_tol"))
     if exp is None or got is None or tol is None:
         return None
     return abs(got - exp) <= tol * abs(exp)
@@ -225,7 +151,7 @@ def _expect_html(expect: Any) -> tuple[str, str]:
         exp, got = c.get("expected"), c.get("got")
         ok = _check_ok(c)
         n_ok += bool(ok)
-        e, g, t = _num(exp), _num(got), _num(c.get("rel_tol"))
+        e, g, t = number(exp), number(got), number(c.get("rel_tol"))
         diff = f"{(g - e) / abs(e):+.2%}" if e not in (None, 0) and g is not None else "-"
         rows.append([(metric, "key"), (format_value(metric, exp), "num"),
                      (format_value(metric, got), "num"), (diff, "num"),
@@ -297,7 +223,7 @@ def _summary_html(summary) -> str:
     for col, label in (("prob_meets_deadline", "meets the deadline"),
                        ("prob_within_budget", "stays within budget")):
         if col in s.columns:
-            vals = [v for v in s[col].tolist() if _num(v) is not None]
+            vals = [v for v in s[col].tolist() if number(v) is not None]
             if vals:
                 probs.append(f"<li>Probability the plan {label}: <b>{vals[0]:.0%}</b></li>")
     if probs:

@@ -18,14 +18,15 @@ import numpy as np
 from planner.whatif import scenario as sc_mod
 from planner.errors import PlannerError
 from planner.evaluate.columns import Cat
-from planner.evaluate import infer as infer_eval, train as train_eval
+from planner.evaluate import infer as infer_eval, serve as serve_eval, train as train_eval
 from planner.whatif.scenario import Dist, Scenario, Sweep
 from planner.whatif.sweep import (DEFAULT_CHUNK, Axis, Progress, WorkTimer, check_fits_in_memory,
                                   chunks, grid_size, percentiles, sort_order, where_mask)
 
 DEFAULT_SAMPLES = 10_000
 MC_METRICS = ("days", "cost_usd", "gpu_hours", "energy_kwh", "gpus", "decode_tokens_per_s")
-CATEGORICAL_KEYS = set(sc_mod.TRAIN.categorical) | set(sc_mod.INFER.categorical)
+CATEGORICAL_KEYS = set(sc_mod.TRAIN.categorical) | set(sc_mod.INFER.categorical) | \
+    set(sc_mod.SERVE.categorical)
 
 
 DEFAULT_MAX_ROWS = 20_000_000   # about a minute of evaluation and writing; --max-rows raises it
@@ -142,7 +143,8 @@ def run_scenario(sc: Scenario, opts: Options | None = None) -> list[Outcome]:
     out: list[Outcome] = []
     models, model_col = _models(sc)
     for kind, section, fn in (("train", sc.train, train_eval.evaluate),
-                              ("infer", sc.infer, infer_eval.evaluate)):
+                              ("infer", sc.infer, infer_eval.evaluate),
+                              ("serve", sc.serve, serve_eval.evaluate)):
         if not section:
             continue
         out.append(_run_section(sc, kind, section, fn, models, model_col, opts))
@@ -412,7 +414,8 @@ def run_path(path: str | Path, opts: Options | None = None) -> list[Outcome]:
 
 def section_count(path: str | Path) -> int:
     """How many evaluated sections (train, infer, optimal) a scenario file holds."""
-    return sum(bool(s.train) + bool(s.infer) + bool(s.optimal) for s in sc_mod.load(path))
+    return sum(bool(s.train) + bool(s.infer) + bool(s.optimal) + bool(s.serve)
+               for s in sc_mod.load(path))
 
 
 def union_chunks(outcomes: list[Outcome], chunk_rows: int):

@@ -23,7 +23,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +31,7 @@ from planner.errors import PlannerError, closest
 from planner.plan.infer import INFER
 from planner.plan.keys import Key, KeyTable
 from planner.plan.optimal import OPTIMAL
+from planner.plan.serve import SERVE
 from planner.plan.train import TRAIN
 
 
@@ -75,10 +76,10 @@ MONTECARLO = KeyTable("montecarlo", keys=[
     Key("seed", "count", "Random seed.", lower=0, upper=2**63 - 1, integer=True),
 ])
 MODEL_REF_KEYS = ("name", "config", "file")
-TOP_KEYS = ("title", "source", "notes", "model", "train", "infer", "optimal", "expect",
-            "montecarlo", "scenario")
+TOP_KEYS = ("title", "source", "notes", "model", "train", "infer", "optimal", "serve",
+            "expect", "montecarlo", "scenario")
 SECTIONS: dict[str, KeyTable] = {"train": TRAIN, "infer": INFER, "optimal": OPTIMAL,
-                                 "montecarlo": MONTECARLO}
+                                 "serve": SERVE, "montecarlo": MONTECARLO}
 
 
 def _number(v: Any, what: str) -> float:
@@ -109,6 +110,7 @@ class Scenario:
     train: dict = field(default_factory=dict)
     infer: dict = field(default_factory=dict)
     optimal: dict = field(default_factory=dict)
+    serve: dict = field(default_factory=dict)
     expect: dict = field(default_factory=dict)     # metric -> {"value", "rel"} | {"min","max"}
     montecarlo: dict = field(default_factory=dict)
 
@@ -118,15 +120,21 @@ class Scenario:
                    for v in sec.values())
 
     def inputs(self) -> dict:
-        """The scenario as parsed, for reports (sweeps and distributions described)."""
-        def show(v: Any) -> Any:
+        """The scenario as parsed, for reports: values as people write them (by their key's
+        unit: ``15.0 T`` tokens, ``30.0 days``), sweeps and distributions described."""
+        from planner.render.cells import format_input
+
+        def show(section: str, key: str, v: Any) -> Any:
+            table = SECTIONS.get(section)
+            unit = table[key].unit if table is not None and key in table else ""
+            one = lambda x: format_input(unit, x)  # noqa: E731
             if isinstance(v, Sweep):
-                return list(v.values) if len(v.values) <= 12 else \
-                    f"{len(v.values)} values from {v.values[0]} to {v.values[-1]}"
+                return [one(x) for x in v.values] if len(v.values) <= 12 else \
+                    f"{len(v.values)} values from {one(v.values[0])} to {one(v.values[-1])}"
             if isinstance(v, Dist):
-                return f"{v.kind}({', '.join(f'{k}={x:g}' for k, x in v.params.items())})"
-            return v
-        return {name: {k: show(v) for k, v in sec.items()}
+                return f"{v.kind}({', '.join(f'{k}={one(x)}' for k, x in v.params.items())})"
+            return one(v)
+        return {name: {k: show(name, k, v) for k, v in sec.items()}
                 for name, sec in (("model", self.model), ("train", self.train),
                                   ("infer", self.infer), ("optimal", self.optimal))
                 if sec}
@@ -229,14 +237,14 @@ def _scenario(table: dict, defaults: dict, loc: _Locator, path: Path, index: int
         setattr(sc, section, parsed)
     sc.model = _model_section(merged.get("model", {}), loc)
     sc.expect = _expect_section(merged.get("expect", {}), loc)
-    if not (sc.train or sc.infer or sc.optimal):
-        raise PlannerError(f"{path.name}: scenario {sc.title!r} has no [train], [infer] or "
-                           "[optimal] section (nothing to compute)")
+    if not (sc.train or sc.infer or sc.optimal or sc.serve):
+        raise PlannerError(f"{path.name}: scenario {sc.title!r} has no [train], [infer], "
+                           "[optimal] or [serve] section (nothing to compute)")
     bare = [k for k in ("flops", "params") if k in sc.train]
     if sc.model and bare:
         raise PlannerError(f"{path.name}: scenario {sc.title!r} gives both a [model] and "
                            f"train.{bare[0]} (a bare budget replaces the model; give one)")
-    if (sc.train and not sc.model and not bare) or (sc.infer and not sc.model):
+    if (sc.train and not sc.model and not bare) or ((sc.infer or sc.serve) and not sc.model):
         raise PlannerError(f"{path.name}: scenario {sc.title!r} needs a [model] (name = ..., "
                            "config = ..., or inline architecture keys)")
     return sc

@@ -9,10 +9,28 @@ Public API (all vectorised over plans; base units):
 See the modules: space (plan grid and validity), steptime (terms), collectives (alpha-beta),
 memory (per-GPU bytes), tables (efficiency data), reference (validation runs, calibration).
 """
-from planner.estimate.parallel.search import (best_by_gpus, evaluate_plans, global_batch_sequences, plan_row,
-                                              predicted_utilisation, search, training_precisions)
-from planner.estimate.parallel.space import DIMENSIONS, RECOMPUTE
-from planner.estimate.parallel.steptime import TERMS
+from typing import Any
 
 __all__ = ["best_by_gpus", "evaluate_plans", "search", "predicted_utilisation", "plan_row",
            "global_batch_sequences", "training_precisions", "DIMENSIONS", "RECOMPUTE", "TERMS"]
+
+
+_FROM_SEARCH = ("best_by_gpus", "evaluate_plans", "search", "predicted_utilisation", "plan_row",
+                "global_batch_sequences", "training_precisions")
+
+
+def __getattr__(name: str) -> Any:
+    """Imported on first use, so naming the package costs nothing at start-up.  (importlib,
+    not ``from . import``: the submodule `search` shares its name with the function.)"""
+    import importlib
+    if name == "TERMS":
+        from planner.estimate.parallel.terms import TERMS
+        return TERMS
+    if name in ("DIMENSIONS", "RECOMPUTE"):
+        return getattr(importlib.import_module(__name__ + ".space"), name)
+    if name in _FROM_SEARCH:
+        mod = importlib.import_module(__name__ + ".search")
+        for n in _FROM_SEARCH:          # the functions, not the submodule, under these names
+            globals()[n] = getattr(mod, n)
+        return globals()[name]
+    raise AttributeError(f"module 'planner.estimate.parallel' has no attribute {name!r}")

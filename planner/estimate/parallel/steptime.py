@@ -49,9 +49,8 @@ import numpy as np
 
 from planner.estimate.parallel import collectives as coll
 from planner.estimate.parallel.shape import Shape
+from planner.estimate.parallel.terms import TERMS  # noqa: F401  (re-exported)
 
-TERMS = ("compute", "recompute", "tp_comm", "cp", "ep_all_to_all", "pp_p2p", "pp_bubble",
-         "dp_comm", "zero_gathers", "optimizer")
 
 
 def _f(grid, *keys):

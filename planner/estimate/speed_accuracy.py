@@ -1,0 +1,24 @@
+"""How far to trust a local speed figure: the held-out (leave-one-device-out) error of the step
+model for the class of device that produced it, read from
+``planner/data/local_speed_accuracy.toml`` (data with its source; docs/local_speed.md)."""
+from __future__ import annotations
+
+import functools
+import tomllib
+
+from planner.resources import data_dir
+
+
+@functools.cache
+def _classes() -> dict[str, dict]:
+    text = (data_dir("data") / "local_speed_accuracy.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)["class"]
+
+
+def held_out(backend: str | None, category: str, vendor: str) -> dict | None:
+    """The class entry (label, decode_median, decode_worst, prefill_median, ... as fractions)
+    of a device run on `backend`, or None where the step model was not validated."""
+    for entry in _classes().values():
+        if (entry["backend"], entry["category"], entry["vendor"]) == (backend, category, vendor):
+            return entry
+    return None
