@@ -63,7 +63,7 @@ def _to_float(text: str) -> float:
 
 def _split(text: str, what: str, example: str) -> tuple[float, str]:
     if isinstance(text, (int, float)) and not isinstance(text, bool):
-        return float(text), ""
+        return _float(text, what), ""
     s = str(text).strip()
     m = _NUM_UNIT.match(s)
     if not m:
@@ -73,8 +73,21 @@ def _split(text: str, what: str, example: str) -> tuple[float, str]:
 
 def _check_finite(value: float, text, what: str) -> float:
     if not math.isfinite(value):
-        raise PlannerError(f"{what} {text!r} is not a finite number")
+        raise PlannerError(f"{what} {_shown(text)} is not a finite number")
     return value
+
+
+def _float(x: int | float, what: str) -> float:
+    """A TOML/Python number as a float: an integer too large for one (10**400) is refused."""
+    try:
+        return float(x)
+    except OverflowError:
+        raise PlannerError(f"{what} {_shown(x)} is not a finite number") from None
+
+
+def _shown(x) -> str:
+    text = repr(x)
+    return text if len(text) <= 60 else f"{text[:40]}... ({len(text):,} characters)"
 
 
 # --- parsers -----------------------------------------------------------------------------------
@@ -85,7 +98,7 @@ def parse_number(text: str | float, what: str = "number") -> float:
     if isinstance(text, bool):
         raise PlannerError(f"{what} must be a number, got {text!r}")
     if isinstance(text, (int, float)):
-        return _check_finite(float(text), text, what)
+        return _check_finite(_float(text, what), text, what)
     m = _PLAIN_NUMBER.match(str(text))
     if not m:
         raise PlannerError(f"{what} must be a number, got {text!r}")
@@ -96,7 +109,7 @@ def parse_count(text: str | float, what: str = "count") -> float:
     """``175B`` -> 1.75e11; accepts k/M/B(G)/T/P suffixes, words (``6.7 billion``), plain
     numbers (``1.5e9``) and a trailing noun (``300B tokens``, ``7B params``)."""
     if isinstance(text, (int, float)) and not isinstance(text, bool):
-        return _check_finite(float(text), text, what)
+        return _check_finite(_float(text, what), text, what)
     s = str(text).strip().lower()
     for noun in _COUNT_NOUNS:
         if s.endswith(noun) and len(s) > len(noun):
@@ -133,7 +146,7 @@ def parse_bandwidth(text: str | float, what: str = "bandwidth") -> float:
     """``100GB/s``, ``1.2 TB/s``, ``900 GiB/s``, ``100GBps`` -> bytes per second (the unit is
     required, as for memory)."""
     if isinstance(text, (int, float)) and not isinstance(text, bool):
-        return _check_finite(float(text), text, what)  # programmatic use: already bytes/s
+        return _check_finite(_float(text, what), text, what)  # programmatic: bytes/s
     s = str(text).strip()
     m = re.match(r"^(.*?)\s*(?:/\s*s|/\s*sec|ps|\s+per\s+second)$", s, re.IGNORECASE)
     if not m:
@@ -161,7 +174,7 @@ _PRICE = re.compile(rf"^\s*(?:usd\s*)?\$?\s*({_NUMBER})\s*(?:usd)?\s*(?:/|per\s+
 def parse_price(text: str | float, what: str = "price") -> float:
     """``$2.50/h``, ``2.5``, ``$60/day``, ``$1800/month`` -> USD per device-hour."""
     if isinstance(text, (int, float)) and not isinstance(text, bool):
-        return _check_finite(float(text), text, what)
+        return _check_finite(_float(text, what), text, what)
     m = _PRICE.match(str(text).strip().lower())
     if not m:
         raise PlannerError(f"cannot read {what} {text!r} (expected e.g. $2.50/h, 2.5, $60/day)")

@@ -44,3 +44,15 @@ def assert_user_error(result: Result, *fragments: str) -> None:
     assert "Traceback" not in result.err
     for frag in fragments:
         assert frag.lower() in lines[0].lower(), (frag, lines[0])
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The hostile-input battery's table (issue 9), when its tests ran: cases per class and
+    their outcomes (tests/hostile.py)."""
+    import sys
+    hostile = sys.modules.get("hostile")
+    lines = hostile.summary_lines() if hostile else []
+    if lines:
+        terminalreporter.section("hostile-input battery (issue 9)")
+        for line in lines:
+            terminalreporter.write_line(line)

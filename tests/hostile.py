@@ -7,6 +7,9 @@ alarm; `judge` sorts the result into one outcome:
 
     clean error          exit 2, exactly one line on stderr starting 'Error:', naming the
                          problem, and the folder exactly as it was (nothing created or damaged)
+    right answer         exit 0 on an input that has an answer, checked (a test's oracle)
+    answered (fuzz)      exit 0 on a hypothesis-drawn input with no oracle (not a crash, a
+                         hang or a damaged file; whether the figures are right is not judged)
     traceback            an exception escaped (a crash, whatever the message)
     silent wrong answer  exit 0 on an input that has no right answer
     unclear error        exit 2 but not one 'Error:' line naming the problem, or another status
@@ -35,8 +38,9 @@ SENTINEL = b"precious: an earlier run's results\n"
 HANG_SECONDS = 20        # in-process alarm (a clean error takes milliseconds)
 GOOD = "clean error"
 RIGHT = "right answer"
-OUTCOMES = (GOOD, RIGHT, "traceback", "silent wrong answer", "unclear error", "lost file", "hang",
-            "memory blow-up")
+ANSWERED = "answered (fuzz)"
+OUTCOMES = (GOOD, RIGHT, ANSWERED, "traceback", "silent wrong answer", "unclear error",
+            "lost file", "hang", "memory blow-up")
 
 
 class _Fifo:
@@ -119,7 +123,7 @@ def argv_of(c: Case, folder: Path) -> list[str]:
     return [a.replace("{d}", str(folder)) for a in c.argv]
 
 
-# --- running in-process ----------------------------------------------------------------------------
+# --- running in-process --------------------------------------------------------------------------
 
 class Hang(BaseException):
     """Raised by the alarm (BaseException, so no `except Exception` in the code swallows it)."""
@@ -165,9 +169,10 @@ class Outcome:
     err: str = ""
 
 
-def run_case(cli: Callable, c: Case, folder: Path, valid: bool = False) -> Outcome:
+def run_case(cli: Callable, c: Case, folder: Path, valid: bool | None = False) -> Outcome:
     """Run `c` through the conftest `cli` runner in `folder`, judge it and record it.  With
-    `valid` (hypothesis drew a value in range) an answer is a right answer, not a silent one."""
+    `valid` (hypothesis drew a value in range) an answer is a right answer, not a silent one;
+    with `valid=None` (fuzz without an oracle) it is counted as answered."""
     prepare(c, folder)
     before = snapshot(folder)
     res, exc = None, None
@@ -185,8 +190,8 @@ def run_case(cli: Callable, c: Case, folder: Path, valid: bool = False) -> Outco
         os.chmod(folder / sub, 0o755)
     changed = _changes(before, snapshot(folder))
     o = judge(c, res, exc, changed)
-    if valid and o.outcome == "silent wrong answer":
-        o.outcome = RIGHT
+    if valid is not False and o.outcome == "silent wrong answer":
+        o.outcome = RIGHT if valid else ANSWERED
     record(c.klass, o.outcome)
     return o
 
@@ -214,7 +219,7 @@ def judge(c: Case, res, exc: str | None, changed: list[str]) -> Outcome:
     return Outcome(GOOD, lines[0], code, out, err)
 
 
-# --- the tally ---------------------------------------------------------------------------------------
+# --- the tally -----------------------------------------------------------------------------------
 
 TALLY: dict[str, Counter] = defaultdict(Counter)
 
@@ -227,9 +232,9 @@ def summary_lines() -> list[str]:
     """The battery's table: per input class, cases tried and their outcomes."""
     if not TALLY:
         return []
-    bad = [o for o in OUTCOMES if o not in (GOOD, RIGHT)]
-    head = ["class", "tried", "clean errors", "right answers"] + bad
-    rows = [[k, sum(v.values()), v[GOOD], v[RIGHT]] + [v[o] for o in bad]
+    bad = [o for o in OUTCOMES if o not in (GOOD, RIGHT, ANSWERED)]
+    head = ["class", "tried", "clean errors", "right answers", "answered"] + bad
+    rows = [[k, sum(v.values()), v[GOOD], v[RIGHT], v[ANSWERED]] + [v[o] for o in bad]
             for k, v in sorted(TALLY.items())]
     rows.append(["all"] + [sum(r[i] for r in rows) for i in range(1, len(head))])
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]

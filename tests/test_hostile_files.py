@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import os
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
-from hostile import FIFO, FOLDER, GOOD, RIGHT, SENTINEL, Link, case, record, run_case
+from hostile import (ANSWERED, FIFO, FOLDER, GOOD, RIGHT, SENTINEL, Link, case, record,
+                     run_case)
 from planner.plan.infer import INFER
+from planner.plan.optimal import OPTIMAL
 from planner.plan.train import TRAIN
 from planner.whatif.scenario import MONTECARLO
 
@@ -93,6 +97,21 @@ def key_cases():
                                     key.name == "flops" else ())
                 out.append(run_sc(klass, f"[{section}] {key.name} = {v} ({label})", text,
                                   say=(key.name,)))
+    for key in OPTIMAL.keys:
+        if not key.scenario or not key.numeric:
+            continue
+        for label, v in (("nan", "nan"), ("negative", "-1"), ("garbage text", '"abc"'),
+                         ("boolean", "true"), ("10**400", "1" + "0" * 400)) + (
+                (("fraction", "1.5"),) if key.integer else ()):
+            base = {"flops": "1e21"} if key.name not in ("flops",) else {}
+            if key.name in ("gpus", "days", "tflops", "mfu"):
+                base = {"gpus": "8", "tflops": "100", "days": "30"}
+            body = "".join(f"{k} = {x}\n" for k, x in {**base, key.name: v}.items())
+            klass = ("non-finite number" if label in ("nan", "10**400") else
+                     "out-of-range number" if label == "negative" else
+                     "non-integer count" if label == "fraction" else "wrong type")
+            out.append(run_sc(klass, f"[optimal] {key.name} = {v[:12]} ({label})",
+                              "[optimal]\n" + body, say=(key.name,)))
     for key in MONTECARLO.keys:
         for v in ("nan", "-1", "1.5", '"many"', "true") + (("1e12", "0") if key.name == "samples"
                                                           else ("1e30", "inf")):
@@ -258,6 +277,20 @@ FILE_CASES = [
                                                                 '= "a100-80gb"\ntflops = 100\n'
                                                                 'days = 30\n',
            say=("hardware", "tflops")),
+    run_sc("non-finite number", "tokens = 10**400 (a TOML integer)",
+           scenario(train={"tokens": "1" + "0" * 400}), say=("tokens",)),
+    run_sc("non-finite number", "mfu low = 10**400", scenario(train={
+        "mfu": "{low = 0.3, high = 1" + "0" * 400 + "}"}), say=("mfu",)),
+    run_sc("non-finite number", "[expect] value 10**400", GOOD_TRAIN + "[expect]\ndays = 1" +
+           "0" * 400 + "\n", say=("days",)),
+    run_sc("long name", "a 500,000-character key", scenario(train={"k" * 500_000: "1"})),
+    run_sc("long name", "a 300-character title", 'title = "' + "t" * 300 + '"\n' + GOOD_TRAIN,
+           say=("title",)),
+    run_sc("long name", "a device name with a newline", scenario(train={
+        "hardware": '"a1OO\\nfoo"'})),
+    run_sc("huge work", "1,001 [[scenario]] tables", "".join(
+        '[[scenario]]\nmodel = "gpt2"\n[scenario.train]\ntokens = "1B"\n' for _ in range(1001)),
+        say=("1,001",)),
     run_sc("inconsistent layout", "tp 3 on 32 heads", scenario(train={"tp": "3", "gpus": "24"},
                                                                model='"llama-2-7b"'),
            say=("tp",)),
@@ -321,7 +354,7 @@ MODEL_REF_CASES = [
 ]
 
 
-# --- hardware CSV files -----------------------------------------------------------------------------
+# --- hardware CSV files --------------------------------------------------------------------------
 
 HEADER = ["name", "aliases", "vendor", "category", "memory", "memory_bandwidth_gbs",
           "bf16_tflops", "fp16_tflops", "tdp_w", "price_usd_per_hour", "default_mfu",
@@ -468,10 +501,25 @@ REPORT_CASES = [
 ]
 
 
-# --- outputs of planner run --------------------------------------------------------------------------
+# --- outputs of planner run ----------------------------------------------------------------------
 
 TYPO = scenario(train={"hardware": '"a1OO-80gb"'})
 OUT_CASES = [
+    case("garbage number", "run --chunk-rows 0", "run", "{d}/s.toml", "--chunk-rows", "0",
+         files={"s.toml": GOOD_TRAIN}, say=("--chunk-rows",)),
+    case("garbage number", "run --chunk-rows nan", "run", "{d}/s.toml", "--chunk-rows", "nan",
+         files={"s.toml": GOOD_TRAIN}, say=("--chunk-rows",)),
+    case("garbage number", "run --max-rows -5", "run", "{d}/s.toml", "--max-rows=-5",
+         files={"s.toml": GOOD_TRAIN}, say=("--max-rows",)),
+    case("garbage number", "run --max-rows 1e6", "run", "{d}/s.toml", "--max-rows", "1e6",
+         files={"s.toml": GOOD_TRAIN}, say=("--max-rows",)),
+    case("garbage number", "report --max-rows 0", "report", "{d}/s.toml", "--max-rows", "0",
+         "-o", "{d}/r.html", files={"s.toml": GOOD_TRAIN}, say=("--max-rows",)),
+    case("contradictory keys", "run --json and --format csv", "run", "{d}/s.toml", "--json",
+         "--format", "csv", files={"s.toml": GOOD_TRAIN}, say=("--json", "--format")),
+    case("contradictory keys", "params --json and --format markdown", "params", "gpt2",
+         "--json", "--format", "markdown", say=("--json",)),
+    case("unknown name", "models with an extra argument", "models", "bogus"),
     case("output path", "--out in a missing folder", "run", "{d}/s.toml", "--out",
          "{d}/no/such/out.csv", files={"s.toml": GOOD_TRAIN}, say=("does not exist",)),
     case("output path", "--out in a read-only folder", "run", "{d}/s.toml", "--out",
@@ -526,7 +574,7 @@ OUT_CASES = [
 ]
 
 
-# --- --where and --sort ----------------------------------------------------------------------------
+# --- --where and --sort --------------------------------------------------------------------------
 
 WHERE = {
     "text column ordered": ("device < 5", ("device",)),
@@ -589,7 +637,7 @@ def test_hostile_file(cli, tmp_path, c):
     assert o.outcome == GOOD, (c.id, o.outcome, o.detail)
 
 
-# --- right answers ---------------------------------------------------------------------------------
+# --- right answers -------------------------------------------------------------------------------
 
 def _rows(cli, path, *more) -> list[dict]:
     r = cli("run", str(path), "--json", *more)
@@ -691,3 +739,62 @@ def test_a_sweep_with_some_impossible_rows_says_so(cli, tmp_path):
     errors = [r["error"] for r in rows.json()]
     assert errors[0] is None and "--tp 3" in errors[1]
     record("right answer", RIGHT)
+
+
+# --- hypothesis: any TOML value for any key; any --where expression ------------------------------
+
+def _toml_float(x: float) -> str:
+    return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf") if math.isinf(x) else repr(x)
+
+
+scalars = st.one_of(st.floats().map(_toml_float), st.integers(-10**30, 10**30).map(str),
+                    st.booleans().map(lambda b: str(b).lower()),
+                    st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+                    .map(lambda t: json.dumps(t, ensure_ascii=True)),
+                    st.sampled_from(['"1B"', '"30d"', '"80GB"', '"$2/h"', '"2TB/s"', '"bf16"']))
+tables = st.dictionaries(st.sampled_from(["low", "high", "mean", "sd", "mode", "median", "sigma",
+                                          "start", "stop", "step", "num", "log", "dist"]),
+                         scalars, min_size=1, max_size=4).map(
+    lambda d: "{" + ", ".join(f"{k} = {v}" for k, v in d.items()) + "}")
+toml_values = st.one_of(scalars, tables, st.lists(scalars, max_size=4).map(
+    lambda xs: "[" + ", ".join(xs) + "]"))
+FUZZ_KEYS = sorted(k.name for k in TRAIN.keys if k.scenario)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.sampled_from(FUZZ_KEYS), toml_values)
+def test_any_scenario_value_is_an_answer_or_one_clean_error(cli, tmp_path_factory, key, value):
+    c = run_sc("hypothesis: scenario values", f"{key} = {value}",
+               scenario(train={key: value}, drop=("mfu",) if key == "hfu" else ()))
+    o = run_case(cli, c, tmp_path_factory.mktemp("hs"), valid=None)
+    assert o.outcome in (GOOD, ANSWERED), (c.id, o.outcome, o.detail)
+
+
+WHERE_WORDS = ["days", "cost_usd", "gpus", "device", "meets_deadline", "memory_per_gpu_bytes",
+               "dayz", "not", "and", "or", "<", "<=", "==", "!=", ">", "=", "30d", "1M", "$5",
+               "80GB", "2TB/s", "nan", "inf", "-1", "1,,,0", "h100-sxm", "true", "(", ")",
+               "'x'", "0.5", "1e400", "__import__"]
+
+
+COLUMNS = ["days", "cost_usd", "gpus", "device", "meets_deadline", "memory_per_gpu_bytes",
+           "seconds", "gpu_hours", "tokens_per_s", "error", "dayz"]
+VALUES = ["30d", "0.003", "1M", "$5", "80GB", "0.9GiB", "2TB/s", "1e-3", "h100-sxm", "true",
+          "nan", "-1", "1,,,0", "720h", "5 apples", "'a100-80gb'", "1e400", "3 months"]
+clause = st.one_of(st.sampled_from(COLUMNS), st.tuples(
+    st.sampled_from(["", "not "]), st.sampled_from(COLUMNS),
+    st.sampled_from(["<", "<=", ">", ">=", "==", "=", "!="]), st.sampled_from(VALUES)).map(
+    lambda t: f"{t[0]}{t[1]} {t[2]} {t[3]}"))
+expressions = st.one_of(
+    st.lists(st.tuples(st.sampled_from([" and ", " or "]), clause), min_size=1, max_size=4)
+    .map(lambda xs: "".join(j + c for j, c in xs)[5:] if xs[0][0] == " and " else
+         "".join(j + c for j, c in xs)[4:]),
+    st.lists(st.sampled_from(WHERE_WORDS), min_size=1, max_size=7).map(" ".join))
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+@given(expressions)
+def test_any_where_expression_is_an_answer_or_one_clean_error(cli, tmp_path_factory, expr):
+    c = case("hypothesis: --where", expr, "run", "{d}/s.toml", "--where", expr,
+             files={"s.toml": SWEEP})
+    o = run_case(cli, c, tmp_path_factory.mktemp("hw"), valid=None)
+    assert o.outcome in (GOOD, ANSWERED), (c.id, o.outcome, o.detail)

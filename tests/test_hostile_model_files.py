@@ -249,7 +249,7 @@ def test_model_toml_device_and_size(cli, tmp_path):
 @pytest.mark.parametrize("arg,fragments", [
     ("x" * 300, ["300 characters"]),
     ("y" * 5000, ["5,000 characters"]),
-    ("/dev/zero", ["unknown model"]),
+    ("/dev/zero", ["not a regular file"]),
     ("a" * 300 + ".json", ["characters"]),
     ("a" * 300 + ".toml", ["characters"]),
 ])

@@ -178,7 +178,7 @@ def test_report_command_writes_the_page(cli, monkeypatch, tmp_path):
 
 def test_report_command_errors(cli, monkeypatch, tmp_path):
     from conftest import assert_user_error
-    assert_user_error(cli("report", tmp_path / "nope.toml"), "nope.toml", "not found")
+    assert_user_error(cli("report", tmp_path / "nope.toml"), "nope.toml", "does not exist")
     scen = tmp_path / "s.toml"
     scen.write_text("")
     assert_user_error(cli("report", scen, "-o", tmp_path / "r.pdf"), "should end in .html")

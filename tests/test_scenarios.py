@@ -175,9 +175,9 @@ def test_compare(cli):
     ('model = "gpt2"\n[train]\ngpus = 8\nhardware = "a100-80gb"\n'
      'tokens = {start = 1, stop = 1e12, step = 1}\n', ["1,000,000,000,000 values",
                                                       "too large for memory"]),
-    ('model = "gpt2"\n[train]\ntokens = {start = 1e9, stop = 1e14, step = 1e7}\n'
+    ('model = "gpt2"\n[train]\ntokens = {start = 1e9, stop = 1e14, step = 1e8}\n'
      'hardware = "a100-80gb"\ngpus = {start = 8, stop = 8e6, step = 8}\n',
-     ["9,999,901,000,000 rows", "--max-rows 20,000,000", "narrow the ranges"]),
+     ["999,991,000,000 rows", "--max-rows 20,000,000", "narrow the ranges"]),
     ('model = "gpt2"\n[train]\ntokens = "1B"\nhardware = "a100-80gb"\ngpus = "__import__(\'os\')"\n',
      ["cannot read"]),
     ('title = "nothing"\n', ["nothing to compute"]),

@@ -110,7 +110,11 @@ def _sub(argv: list[str] | None) -> str:
 
 
 def _fail(message: str) -> None:
-    click.echo(f"Error: {message}", err=True)
+    # one line, whatever the message quotes (a value with a newline, a huge name)
+    line = " ".join(str(message).split("\n"))
+    if len(line) > 2000:
+        line = line[:2000] + f"... ({len(line):,} characters)"
+    click.echo(f"Error: {line}", err=True)
     sys.exit(2)
 
 

@@ -80,9 +80,10 @@ INFER = KeyTable("infer", argument="model", keys=[
     Key("hardware_file", "text", "Extra hardware profile CSV (same columns as "
         "hardware_profiles/; repeatable).", multiple=True, scenario=False, metavar="CSV"),
     Key("memory", "bytes", "Ad-hoc device memory, or an override of the profile's.",
-        unit="bytes", lower=0, lower_open=True, categorical=True, example="16GB, 16GiB"),
+        unit="bytes", lower=0, lower_open=True, upper=1e16, categorical=True,
+        example="16GB, 16GiB"),
     Key("bandwidth", "bandwidth", "Ad-hoc device memory bandwidth, or an override.",
-        unit="bytes/s", lower=0, lower_open=True, categorical=True, example="100GB/s"),
+        unit="bytes/s", lower=0, lower_open=True, upper=1e16, categorical=True, example="100GB/s"),
     Key("tflops", "number", "Dense 16-bit TFLOPS for prefill: an ad-hoc device's, or an "
         "override of the profile's.", unit="TFLOPS", lower=0, lower_open=True, upper=1e6,
         categorical=True),
@@ -120,12 +121,12 @@ INFER = KeyTable("infer", argument="model", keys=[
         secondary="--no-flash-attn", categorical=True, default=True),
     Key("ram", "bytes", "System RAM beside a discrete GPU: a model that does not fit the GPU "
         "is split as llama.cpp -ngl does (layers on the GPU, the rest in RAM).", unit="bytes",
-        lower=0, lower_open=True, example="64GB", metavar="SIZE"),
+        lower=0, lower_open=True, upper=1e16, example="64GB", metavar="SIZE"),
     Key("ram_type", "text", "System RAM type, for its bandwidth (dual channel): ddr4-2400 ... "
         "ddr4-3600, ddr5-4800 ... ddr5-6400, lpddr5-6400, lpddr5x-7500/8533.",
         parser=parse_ram_type, categorical=True, default=D["ram_type"], metavar="TYPE"),
     Key("ram_bandwidth", "bandwidth", "System RAM bandwidth (instead of --ram-type).",
-        unit="bytes/s", lower=0, lower_open=True, example="89.6GB/s"),
+        unit="bytes/s", lower=0, lower_open=True, upper=1e16, example="89.6GB/s"),
     Key("gpu_layers", "count", "Layers on the GPU (llama.cpp -ngl; more than the model has: "
         "all, and the output layer).", short="-ngl", unit="layers", lower=0, upper=1e4,
         integer=True, metavar="N",

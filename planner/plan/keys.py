@@ -129,9 +129,15 @@ class Key:
         """``valid: (0, 1] fraction; e.g. 0.4`` and the like, for errors."""
         if not (self.numeric or self.kind == "choice"):
             return "valid: " + (self.example or "text")
-        unit = f" {self.unit}" if self.unit and self.kind != "choice" else ""
+        worded = self.kind in _WORDED and self._capped   # the cap carries its unit
+        unit = f" {self.unit}" if self.unit and self.kind != "choice" and not worded else ""
         example = f"; e.g. {self.example}" if self.example else ""
         return f"valid: {self.range_text()}{unit}{example}"
+
+    @property
+    def _capped(self) -> bool:
+        return math.isfinite(self.lower) and math.isfinite(self.upper) and \
+            self.upper >= SANITY_CAP * max(abs(self.lower), 1)
 
     def range_text(self) -> str:
         """``> 0``, ``(0, 1]``, ``whole, 1 to 4,096``, or the choices."""
@@ -140,6 +146,11 @@ class Key:
         if not self.numeric:
             return ""
         lo, hi = math.isfinite(self.lower), math.isfinite(self.upper)
+        if self._capped:
+            # a bound against overflow, not a range people plan within: say it second
+            return (("whole, " if self.integer else "") +
+                    f"{'>' if self.lower_open else '>='} {_num(self.lower)}, at most "
+                    f"{_bound(self.kind, self.upper)}")
         if lo and hi and self.lower_open:
             text = f"({_num(self.lower)}, {_num(self.upper)}]"
         elif lo and hi:
@@ -159,8 +170,26 @@ class Key:
         return text
 
 
+SANITY_CAP = 1e6   # an upper bound this many times the lower one is a cap against overflow
+
+
+_WORDED = ("duration", "bytes", "bandwidth", "usd")
+
+
+def _bound(kind: str, x: float) -> str:
+    """A cap in the words of its kind: ``100 years``, ``10 PB``, ``$1,000 T``."""
+    from planner import units
+    if kind == "duration":
+        return units.format_duration(x)
+    if kind in ("bytes", "bandwidth"):
+        return units.format_bytes(x) + ("/s" if kind == "bandwidth" else "")
+    if kind == "usd":
+        return units.format_usd(x)
+    return _num(x)
+
+
 def _num(x: float) -> str:
-    return f"{x:,.0f}" if x == int(x) and abs(x) < 1e15 else f"{x:g}"
+    return f"{x:,.0f}" if x == int(x) and abs(x) < 1e15 else f"{x:g}".replace("e+", "e")
 
 
 def _show_default(v: Any) -> str:

@@ -9,6 +9,7 @@ METHODS = ("approach1", "approach3", "besiroglu")
 
 OPTIMAL = KeyTable("optimal", keys=[
     Key("flops", "flops", "Training compute budget C.", unit="FLOP", lower=0, lower_open=True,
+        upper=1e35,
         example="5.76e23"),
     Key("gpus", "count", "Or: devices ...", unit="devices", lower=1, upper=1e7, integer=True),
     Key("hardware", "text", "... of this profile ...", short="-H", categorical=True,

@@ -35,11 +35,12 @@ TRAIN = KeyTable("train", argument="model", keys=[
     Key("model", "text", "Zoo name, config.json (or its folder) or model TOML; in a scenario "
         "the [model] section.", categorical=True, scenario=False),
     Key("tokens", "count", "Training tokens.", unit="tokens", lower=0, lower_open=True,
+        upper=1e18,
         example="300B, 2T"),
     Key("flops", "flops", "A bare training FLOPs budget instead of MODEL and --tokens.",
-        unit="FLOP", lower=0, lower_open=True, example="3.14e23"),
+        unit="FLOP", lower=0, lower_open=True, upper=1e35, example="3.14e23"),
     Key("params", "count", "A bare parameter count instead of MODEL (FLOPs = 6 N D).",
-        unit="parameters", lower=0, lower_open=True, example="175B"),
+        unit="parameters", lower=0, lower_open=True, upper=1e16, example="175B"),
     Key("hardware", "text", "Device profile name (see `planner hardware`).", short="-H",
         categorical=True, example="h100-sxm", metavar="NAME"),
     Key("hardware_file", "text", "Extra hardware profile CSV (repeatable; also "
@@ -48,10 +49,10 @@ TRAIN = KeyTable("train", argument="model", keys=[
         "override of the profile's.", unit="TFLOPS", lower=0, lower_open=True, upper=1e6,
         categorical=True, example="312"),
     Key("memory", "bytes", "Device memory: an ad-hoc device's, or an override of the "
-        "profile's.", unit="bytes", lower=0, lower_open=True, categorical=True,
+        "profile's.", unit="bytes", lower=0, lower_open=True, upper=1e16, categorical=True,
         example="80GB, 80GiB"),
     Key("bandwidth", "bandwidth", "Device memory bandwidth (ad-hoc or override).",
-        unit="bytes/s", lower=0, lower_open=True, categorical=True, example="2TB/s"),
+        unit="bytes/s", lower=0, lower_open=True, upper=1e16, categorical=True, example="2TB/s"),
     Key("tdp", "number", "Device power for energy (ad-hoc or override).", unit="W", lower=0,
         upper=1e5, categorical=True, example="700"),
     Key("precision", "choice", "Training precision.", choices=PRECISIONS, categorical=True,
@@ -59,9 +60,10 @@ TRAIN = KeyTable("train", argument="model", keys=[
     Key("gpus", "count", "Number of devices.", unit="devices", lower=1, upper=1e7,
         integer=True, example="1024"),
     Key("deadline", "duration", "Solve for the smallest cluster (whole nodes) finishing within "
-        "this; with --gpus, a limit the plan must meet.", unit="s", lower=0, lower_open=True, example="30d, '3 months' (730 h each)"),
+        "this; with --gpus, a limit the plan must meet.", unit="s", lower=0, lower_open=True,
+        upper=100 * 8760 * 3600.0, example="30d, '3 months' (730 h each)"),
     Key("budget", "usd", "USD to spend: without --tokens, solves for the tokens it buys; with "
-        "them, a limit.", unit="USD", lower=0, lower_open=True, example="$5M"),
+        "them, a limit.", unit="USD", lower=0, lower_open=True, upper=1e15, example="$5M"),
     Key("mfu", "number", "Model FLOPs utilisation (PaLM App. B).", unit="fraction", lower=0,
         lower_open=True, upper=1, default_text="the device profile's", example="0.4"),
     Key("hfu", "number", "Hardware FLOPs utilisation, counting recomputation (PaLM App. B).",
@@ -122,10 +124,11 @@ TRAIN = KeyTable("train", argument="model", keys=[
         unit="1/h", lower=0, upper=1, categorical=True,
         default_text="2.19e-5 (Llama 3: 466 in 54 days on 16,384 H100)"),
     Key("checkpoint_bandwidth", "bandwidth", "Storage write bandwidth for checkpoints.",
-        unit="bytes/s", lower=0, lower_open=True, categorical=True,
+        unit="bytes/s", lower=0, lower_open=True, upper=1e16, categorical=True,
         default_text="2 TB/s, at most 1 GB/s per device"),
     Key("restart_time", "duration", "Time to resume after an interruption, besides reading the "
-        "checkpoint.", unit="s", lower=0, categorical=True, default_text="10 min"),
+        "checkpoint.", unit="s", lower=0, upper=8760 * 3600.0, categorical=True,
+        default_text="10 min"),
     Key("optimizer_bytes", "text", "Bytes per parameter: mode mixed (16), mixed-fp32-grads "
         "(18), mixed-both-grads (20), fp32 (16), or the optimizer's K (e.g. 12).",
         parser=parse_optimizer_bytes, categorical=True, metavar="MODE|K",

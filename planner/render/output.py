@@ -17,7 +17,19 @@ FORMATS = ("table", "json", "csv", "markdown")
 
 
 def output_options(func: Callable) -> Callable:
-    """Add ``--format`` and its ``--json`` alias to a click command."""
+    """Add ``--format`` and its ``--json`` alias to a click command (both at once, with another
+    format than json, is an error: which one was meant?)."""
+    import functools
+
+    command = func
+
+    @functools.wraps(command)
+    def func(*args, **kwargs):
+        if kwargs.get("as_json") and kwargs.get("fmt") not in ("table", "json"):
+            from planner.errors import PlannerError
+            raise PlannerError(f"give --json or --format {kwargs['fmt']}, not both")
+        return command(*args, **kwargs)
+
     func = click.option("--json", "as_json", is_flag=True,
                         help="Machine-readable JSON in base units (alias of --format json).")(func)
     func = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",

@@ -84,18 +84,20 @@ SECTIONS: dict[str, KeyTable] = {"train": TRAIN, "infer": INFER, "optimal": OPTI
 
 def _number(v: Any, what: str) -> float:
     """A plain finite number (an [expect] value, a distribution parameter)."""
+    from planner.units import parse_number
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise PlannerError(f"{what} must be a number, got {v!r}")
-    if not math.isfinite(v):
-        raise PlannerError(f"{what} must be a finite number, got {v!r}")
-    return float(v)
+    return parse_number(v, what)   # finite, as a float (NaN, inf, 10**400 refused)
 
 
-def _text(v: Any, what: str) -> str:
+MAX_TITLE = 200
+
+
+def _text(v: Any, what: str, limit: int = 1000) -> str:
     if not isinstance(v, str) or not v.strip():
-        raise PlannerError(f"{what} must be a non-empty string, got {v!r}")
-    if len(v) > 1000:
-        raise PlannerError(f"{what} is {len(v)} characters long (at most 1,000)")
+        raise PlannerError(f"{what} must be a non-empty string, got {str(v)[:60]!r}")
+    if len(v) > limit:
+        raise PlannerError(f"{what} is {len(v):,} characters long (at most {limit:,})")
     return v
 
 
@@ -168,6 +170,7 @@ class _Locator:
 
 
 MAX_SCENARIO_BYTES = 2**20   # scenario files are a few kB; a MiB holds ~200,000 swept values
+MAX_SCENARIOS = 1000         # [[scenario]] tables in one file (~10 ms each)
 
 
 def load(path: str | Path) -> list[Scenario]:
@@ -190,6 +193,9 @@ def _parse(path: Path, text: str) -> tuple[Scenario, ...]:
         return (_scenario(data, {}, loc, path, 0),)
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         raise PlannerError(f"{loc.where('', 'scenario')}: 'scenario' must be [[scenario]] tables")
+    if len(tables) > MAX_SCENARIOS:
+        raise PlannerError(f"{path.name} holds {len(tables):,} [[scenario]] tables (at most "
+                           f"{MAX_SCENARIOS:,}; sweep an input with a list or range instead)")
     defaults = {k: v for k, v in data.items() if k != "scenario"}
     return tuple(_scenario(t, defaults, loc, path, i) for i, t in enumerate(tables))
 
@@ -199,7 +205,8 @@ def _unknown_key(loc: _Locator, section: str, key: str, valid) -> PlannerError:
     hint = f"did you mean {', '.join(repr(n) for n in near)}?" if near else \
         "valid: " + ", ".join(valid)
     where = f"[{section}]" if section else "the top level"
-    return PlannerError(f"{loc.where(section, key)}: unknown key {key!r} in {where} ({hint})")
+    shown = repr(key) if len(key) <= 60 else f"{key[:40]!r}... ({len(key):,} characters)"
+    return PlannerError(f"{loc.where(section, key)}: unknown key {shown} in {where} ({hint})")
 
 
 def _scenario(table: dict, defaults: dict, loc: _Locator, path: Path, index: int) -> Scenario:
@@ -217,6 +224,10 @@ def _scenario(table: dict, defaults: dict, loc: _Locator, path: Path, index: int
             merged[key] = base
     title = merged.get("title") or (f"{path.stem} #{index + 1}" if "scenario" in defaults or
                                     index else path.stem)
+    for key in ("title", "source", "notes"):
+        if key in merged:
+            _text(merged[key], f"{loc.where('', key)}: {key}", MAX_TITLE if key == "title"
+                  else 10_000)
     sc = Scenario(title=str(title), path=path, source=str(merged.get("source", "")),
                   notes=str(merged.get("notes", "")))
     for section, table in SECTIONS.items():
