@@ -129,13 +129,33 @@ def read_json(path: str | Path, what: str, max_bytes: int, limit: int = MAX_JSON
     return parse_json(read_text(path, what, max_bytes), f"{what} {str(path)!r}", limit)
 
 
+_TOML_STRING = None
+
+
+def toml_key_depth(text: str) -> int:
+    """The most parts of one dotted key (``a.b.c`` = 3) or table header in TOML `text`,
+    strings blanked out first.  Python's TOML parser takes memory quadratic in it: a 200 kB
+    key of 100,000 parts would need ~40 GB."""
+    import re
+
+    global _TOML_STRING
+    if _TOML_STRING is None:
+        _TOML_STRING = re.compile(r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:[^"\\\n]|\\.)*"|'
+                                  r"'[^'\n]*'")
+    bare = _TOML_STRING.sub('""', text)
+    return 1 + max((part.count(".") for part in re.split(r"[=,{}\[\]\n]", bare)), default=0)
+
+
 def parse_toml(text: str, what: str, limit: int = MAX_JSON_DEPTH) -> dict:
-    """`tomllib.loads` with a nesting limit (arrays and inline tables nest; Python's parser
-    recurses) and one-line errors."""
+    """`tomllib.loads` with a nesting limit (arrays and inline tables nest, and Python's parser
+    recurses; dotted keys nest tables too) and one-line errors."""
     import tomllib
 
     if json_depth(text, limit) > limit:
         raise PlannerError(f"{what} is nested more than {limit} levels deep")
+    if toml_key_depth(text) > limit:
+        raise PlannerError(f"{what} has a dotted key of more than {limit} parts (tables "
+                           f"nested more than {limit} levels deep)")
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -149,11 +169,13 @@ def read_toml(path: str | Path, what: str, max_bytes: int, limit: int = MAX_JSON
     return parse_toml(read_text(path, what, max_bytes), f"{what} {str(path)!r}", limit)
 
 
-def check_writable_target(path: str | Path, what: str = "output file") -> Path:
+def check_writable_target(path: str | Path, what: str = "output file",
+                          inputs: tuple = ()) -> Path:
     """The file a write will replace: its folder must exist and be writable, and the target,
     if it exists, must be a regular file (not a folder, device or pipe: os.replace would put a
-    file in its place).  A symbolic link is followed, so the file it points to is replaced and
-    the link kept.  Returns the real path."""
+    file in its place) and none of the run's `inputs` (it would be replaced by the results).
+    A symbolic link is followed, so the file it points to is replaced and the link kept.
+    Returns the real path."""
     p = Path(path).expanduser()
     try:
         real = Path(os.path.realpath(p))
@@ -175,6 +197,10 @@ def check_writable_target(path: str | Path, what: str = "output file") -> Path:
     if not os.access(folder, os.W_OK):
         raise PlannerError(f"cannot write {what} {str(path)!r}: the folder {str(folder)!r} is "
                            "not writable")
+    for src in inputs:
+        if st is not None and os.path.realpath(Path(src).expanduser()) == str(real):
+            raise PlannerError(f"cannot write {what} {str(path)!r}: it is the input file "
+                               f"{str(src)!r}, which the results would replace")
     return real
 
 

@@ -12,7 +12,7 @@ import math
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from hostile import GOOD, RIGHT, case, record, run_case
+from hostile import ANSWERED, GOOD, RIGHT, case, record, run_case
 from planner.errors import PlannerError
 from planner.plan.infer import INFER
 from planner.plan.keys import Key
@@ -381,3 +381,39 @@ def test_any_option_value_is_an_answer_or_one_clean_error(cli, tmp_path_factory,
         assert o.outcome in (GOOD, RIGHT), (c.id, o.outcome, o.detail)
     else:
         assert o.outcome == GOOD and key.flag in o.detail, (c.id, o.outcome, o.detail)
+
+
+# Any text where a name goes: unicode, control characters, undecodable bytes (as Python gets
+# them from a non-UTF-8 command line: lone surrogates), quotes, paths, very long.
+names = st.one_of(
+    st.text(st.characters(blacklist_characters="\x00"), max_size=40),
+    st.lists(st.sampled_from(["\udcff", "\udc80", "\n", "\r", "\t", "'", '"', "\\", "/", "..",
+                              "\u202e", "\ufeff", "a", "1", "-", " ", "💥", "ｈ１００", "h100"]),
+             min_size=1, max_size=12).map("".join),
+    st.integers(201, 5000).map(lambda n: "x" * n))
+NAME_OPTIONS = [("train", "--hardware"), ("train", "--precision"), ("infer", "--device"),
+                ("infer", "--quant"), ("infer", "--kv-cache"), ("optimal", "--method"),
+                ("parallel", "--hardware"), ("train", "--optimizer-bytes"),
+                ("infer", "--reserve")]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.sampled_from(NAME_OPTIONS), names)
+def test_any_name_is_an_answer_or_one_clean_error(cli, tmp_path_factory, option, text):
+    kind, flag = option
+    c = case("hypothesis: names", f"{kind} {flag}={text!r}", *_argv(kind, flag, text))
+    o = run_case(cli, c, tmp_path_factory.mktemp("hn"), valid=None)
+    assert o.outcome in (GOOD, ANSWERED), (c.id, o.outcome, o.detail)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.sampled_from(["params", "train", "infer", "parallel", "finetune"]), names)
+def test_any_model_argument_is_an_answer_or_one_clean_error(cli, tmp_path_factory, command,
+                                                            text):
+    argv = {"params": (), "train": ("--tokens", "1B", "--hardware", "a100-80gb", "--gpus", "8"),
+            "infer": ("--device", "rtx-4090"), "parallel": ("--hardware", "a100-80gb",
+                                                            "--gpus", "8"),
+            "finetune": ("--device", "rtx-4090")}[command]
+    c = case("hypothesis: names", f"{command} MODEL={text!r}", command, *argv, "--", text)
+    o = run_case(cli, c, tmp_path_factory.mktemp("hm"), valid=None)
+    assert o.outcome in (GOOD, ANSWERED), (c.id, o.outcome, o.detail)

@@ -111,7 +111,7 @@ def _sub(argv: list[str] | None) -> str:
 
 def _fail(message: str) -> None:
     # one line, whatever the message quotes (a value with a newline, a huge name)
-    line = " ".join(str(message).split("\n"))
+    line = " ".join(str(message).split("\n")).encode("utf-8", "backslashreplace").decode()
     if len(line) > 2000:
         line = line[:2000] + f"... ({len(line):,} characters)"
     click.echo(f"Error: {line}", err=True)

@@ -28,7 +28,7 @@ def report(scenario_file: str, out: str | None, no_charts: bool, max_rows: int) 
     target = Path(out) if out else Path(src.stem + ".html")
     if target.suffix.lower() not in (".html", ".htm"):
         raise PlannerError(f"report file {str(target)!r} should end in .html")
-    check_writable_target(target, "report file")   # before the work, not after
+    check_writable_target(target, "report file", inputs=(src,))   # before the work
     from planner.whatif.runner import run_file
     df, meta, summary = run_file(str(src))
     page_path = write_report(target, df, meta, summary, charts=not no_charts, max_rows=max_rows)

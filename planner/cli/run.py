@@ -145,12 +145,13 @@ def run(scenario, where, sort, out, plot, check, chunk_rows, max_rows, progress,
 
     machine = as_json or fmt != "table"
     out_fmt = format_of(out) if out else None
+    inputs = (scenario, *hardware_files)
     if out:
-        check_writable_target(out)
+        check_writable_target(out, inputs=inputs)
     if plot:
         from planner.render.plots import _check_path
         _check_path(plot)                      # the image type, before --out is replaced
-        check_writable_target(plot, "chart file")
+        check_writable_target(plot, "chart file", inputs=inputs + ((out,) if out else ()))
     stdout_fmt = "json" if as_json else (fmt if machine else None)
     sections = section_count(scenario)
     # A CSV of several sections needs the union of their columns: keep the rows, write after.

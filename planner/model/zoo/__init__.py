@@ -28,15 +28,10 @@ def load_file(path: Path, builtin: bool = False) -> list[ModelSpec]:
     the keys at top level).  A user's file is read defensively (`planner.safe_io`): a regular
     UTF-8 file of at most 4 MiB, nested at most 64 deep."""
     text = safe_io.read_text(path, "model file", MAX_MODEL_FILE_BYTES)
-    if not builtin and safe_io.json_depth(text) > safe_io.MAX_JSON_DEPTH:  # arrays nest too
-        raise PlannerError(f"model file {str(path)!r} is nested more than "
-                           f"{safe_io.MAX_JSON_DEPTH} levels deep (not a model description)")
-    try:
+    if builtin:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise PlannerError(f"malformed TOML in {path}: {exc}") from None
-    except RecursionError:
-        raise PlannerError(f"model file {str(path)!r} is nested too deeply") from None
+    else:  # nesting limits (arrays, inline tables, dotted keys) and one-line errors
+        data = safe_io.parse_toml(text, f"model file {str(path)!r}")
     entries = data.get("model", data)
     if isinstance(entries, dict):
         entries = [entries]
