@@ -107,6 +107,13 @@ BIG = [
          files={"s.toml": '[model]\nname = "gpt2"\n[train]\ntokens = "1B"\ngpus = 8\n'
                           'mfu = 0.4\nhardware = [' + ",".join(['"a100-80gb"'] * 80000) +
                           ']\nprecision = ["bf16", "fp16"]\nseq_len = [512, 1024]\n'}),
+    case("huge work", "10^12 [optimal] rows", "run", "{d}/s.toml",
+         files={"s.toml": '[optimal]\ndays = {start = 1, stop = 1000, num = 1000000}\n'
+                          'gpus = {start = 1, stop = 1e6, step = 1}\n'
+                          'hardware = "a100-80gb"\n'}, say=("--max-rows",)),
+    case("huge work", "a million [optimal] rows", "run", "{d}/s.toml",
+         files={"s.toml": '[optimal]\nflops = {start = 1e20, stop = 1e24, num = 1000000}\n'},
+         say=("[optimal]",)),
     case("unreadable file", "scenario /dev/zero (limited)", "run", "/dev/zero"),
     case("unreadable file", "model /dev/urandom (limited)", "params", "/dev/urandom",
          say=("regular file",)),

@@ -149,7 +149,7 @@ def run_scenario(sc: Scenario, opts: Options | None = None) -> list[Outcome]:
             continue
         out.append(_run_section(sc, kind, section, fn, models, model_col, opts))
     if sc.optimal:
-        o = _run_optimal(sc)
+        o = _run_optimal(sc, opts)
         exp = Expectations(sc)
         exp.update(o.columns)
         o.expect = exp.result()
@@ -383,14 +383,22 @@ def _display(v: Any) -> Any:
     return v.item() if hasattr(v, "item") else v
 
 
-def _run_optimal(sc: Scenario) -> Outcome:
+MAX_OPTIMAL_ROWS = 100_000   # [optimal] rows are evaluated one by one (~10,000 a second)
+
+
+def _run_optimal(sc: Scenario, opts: Options) -> Outcome:
     """[optimal] rows: the `planner optimal` evaluator, once per combination of the swept keys
-    (these sweeps are small: a few budgets and methods)."""
+    (these sweeps are small: a few budgets and methods; at most MAX_OPTIMAL_ROWS)."""
     import itertools
     from planner.evaluate.optimal import evaluate_one
     from planner.plan.optimal import OptimalPlan
     keys = list(sc.optimal)
     values = [v.values if isinstance(v, Sweep) else (v,) for v in sc.optimal.values()]
+    total = math.prod(len(v) for v in values)
+    check_rows(total, opts.max_rows, sc.title)
+    if total > MAX_OPTIMAL_ROWS:
+        raise PlannerError(f"scenario {sc.title!r} has {total:,} [optimal] rows, each evaluated "
+                           f"on its own (at most {MAX_OPTIMAL_ROWS:,}); narrow the ranges")
     rows = []
     for combo in itertools.product(*values):
         plan = OptimalPlan(**dict(zip(keys, combo)))
