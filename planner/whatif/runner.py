@@ -229,7 +229,7 @@ def _run_section(sc: Scenario, kind: str, section: dict, fn, models: dict, model
             mc_parts.append({k: res[k] for k in _mc_columns(res, axes)})
         if not opts.sort:
             pending.append(res)
-            if timer.chunk >= 2:
+            if timer.decided:
                 _write(opts.writers, pending)
     progress.close()
     failed.check_all(total)

@@ -37,17 +37,17 @@ def grid_size(axes: list[Axis]) -> int:
     return math.prod(len(a.values) for a in axes) if axes else 1
 
 
-PROBE_ROWS = 256   # rows of each of the first two chunks: the second one is timed (WorkTimer)
+PROBE_ROWS = (256, 256, 4096)   # the first chunks: warm-up, then timed (WorkTimer)
 
 
 def chunks(axes: list[Axis], chunk_rows: int = DEFAULT_CHUNK,
-           probe_rows: int = PROBE_ROWS) -> Iterator[dict[str, np.ndarray]]:
+           probe_rows: tuple[int, ...] = PROBE_ROWS) -> Iterator[dict[str, np.ndarray]]:
     """Per-axis index arrays for consecutive chunks of the grid, in row order (the last axis
-    varies fastest, like nested loops in file order).  The first two chunks are `probe_rows`
-    long, so the time of the whole sweep can be measured on a few rows (`WorkTimer`)."""
+    varies fastest, like nested loops in file order).  The first chunks are `probe_rows` long,
+    so the time of the whole sweep can be measured on a few rows (`WorkTimer`)."""
     shape = tuple(len(a.values) for a in axes)
     total = grid_size(axes)
-    start, sizes = 0, [min(probe_rows, chunk_rows)] * 2
+    start, sizes = 0, [min(p, chunk_rows) for p in probe_rows]
     while start < total:
         size = sizes.pop(0) if sizes else chunk_rows
         rows = np.arange(start, min(total, start + size), dtype=np.int64)
@@ -57,22 +57,25 @@ def chunks(axes: list[Axis], chunk_rows: int = DEFAULT_CHUNK,
 
 
 ROWS_PER_SECOND = 3e5   # what --max-rows assumes: ~300,000 rows/s evaluated and written
-TIME_SLACK = 3.0        # a measured projection must exceed the --max-rows budget this much
+CLEARLY = 3.0           # a first projection this far over (or under) the budget decides
+MARGIN = 1.2            # else the finer one may exceed the budget by this much
 
 
 class WorkTimer:
-    """Bounded time, measured: the second chunk (`PROBE_ROWS` rows, after the first has paid
-    the one-time costs) is timed, the whole sweep projected from it, and a sweep whose
-    projection is over TIME_SLACK x what --max-rows allows (max_rows / ROWS_PER_SECOND) is
-    refused then - after a second or two, not after hours.  Rows whose plans each need a
-    search (a categorical input swept, a cluster size per row with a predicted utilisation)
-    cost milliseconds, not microseconds; the row count alone would not see it."""
+    """Bounded time, measured.  The second chunk (256 rows, after the first has paid the
+    one-time costs) is timed and the whole sweep projected from it: clearly over what
+    --max-rows allows (max_rows / ROWS_PER_SECOND: ~67 s at the default) and it is refused
+    there, a second or two in, not hours later; clearly under and it runs; in between the third
+    chunk (4,096 rows, which amortise the per-call costs) decides.  Rows whose plans each need
+    a search (a categorical input swept, a cluster size per row with a predicted utilisation)
+    cost milliseconds, not microseconds: the row count alone would not see it."""
 
     def __init__(self, total: int, max_rows: int, title: str) -> None:
         import time
         self.total, self.max_rows, self.title = total, max_rows, title
+        self.budget = max_rows / ROWS_PER_SECOND
         self.done, self.chunk = 0, 0
-        self.decided = total <= 2 * PROBE_ROWS
+        self.decided = total <= sum(PROBE_ROWS[:2])
         self.clock = time.process_time
         self.started = self.clock()
 
@@ -85,17 +88,18 @@ class WorkTimer:
         self.chunk += 1
         if self.decided or self.chunk < 2:
             return
-        self.decided = True
         projected = elapsed / max(n, 1) * (self.total - self.done) + (self.clock() -
                                                                         self.started)
-        budget = self.max_rows / ROWS_PER_SECOND
-        if projected > TIME_SLACK * budget:
+        last = self.chunk >= len(PROBE_ROWS) or self.done >= self.total
+        if projected > (MARGIN if last else CLEARLY) * self.budget:
             from planner.units import format_duration
             raise PlannerError(
                 f"scenario {self.title!r} would take about {format_duration(projected)} "
                 f"({self.total:,} rows at {elapsed / max(n, 1) * 1e3:.3g} ms each, as measured "
                 f"on its first rows), more than --max-rows {self.max_rows:,} allows (about "
-                f"{format_duration(budget)} of work); narrow the ranges or raise --max-rows")
+                f"{format_duration(self.budget)} of work); narrow the ranges or raise "
+                "--max-rows")
+        self.decided = last or projected < self.budget / CLEARLY
 
 
 def memory_limit_bytes() -> float:
