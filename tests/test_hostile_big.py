@@ -150,6 +150,8 @@ BIG = [
     case("huge work", "a million [optimal] rows", "run", "{d}/s.toml",
          files={"s.toml": '[optimal]\nflops = {start = 1e20, stop = 1e24, num = 1000000}\n'},
          say=("[optimal]",)),
+    case("huge work", "one row per chunk", "run", "{d}/s.toml", "--chunk-rows", "1",
+         files={"s.toml": AXIS % "1e6"}, say=("would take",)),
     case("unreadable file", "scenario /dev/zero (limited)", "run", "/dev/zero"),
     case("unreadable file", "model /dev/urandom (limited)", "params", "/dev/urandom",
          say=("regular file",)),
@@ -173,6 +175,10 @@ BIG = [
 ]
 # Inputs at the edge that have an answer: it must come within the same bounds.
 EDGE = [
+    case("edge with an answer", "chunks of 10 million rows (made to fit)", "run", "{d}/s.toml",
+         "--chunk-rows", "10000000", "--where", "days < 0",
+         files={"s.toml": '[model]\nname = "gpt2"\n[train]\nhardware = "a100-80gb"\n'
+                          'mfu = 0.4\ngpus = 8\ntokens = {start = 1, stop = 1e6, step = 1}\n'}),
     case("edge with an answer", "parallel on 64 cluster sizes", "parallel", "gpt2",
          "--hardware", "a100-80gb", "--gpus", ",".join(str(2**20 + i) for i in range(64))),
     case("edge with an answer", "infer at a 100-million-token context", "infer", "{d}/m",

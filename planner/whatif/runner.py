@@ -193,7 +193,8 @@ def _run_section(sc: Scenario, kind: str, section: dict, fn, models: dict, model
     keep = opts.keep or bool(opts.sort)
     if keep and not opts.where:
         check_fits_in_memory(total, ROW_BYTES // 8, opts.memory_limit)
-    progress = Progress(total, opts.progress if total > opts.chunk_rows or opts.progress
+    chunk_rows = _chunk_rows(opts)
+    progress = Progress(total, opts.progress if total > chunk_rows or opts.progress
                         else False)
     parts: list[dict[str, np.ndarray]] = []
     head: list[dict[str, np.ndarray]] = []
@@ -203,7 +204,7 @@ def _run_section(sc: Scenario, kind: str, section: dict, fn, models: dict, model
     kept = shown = 0
     timer = WorkTimer(total, opts.max_rows, sc.title)
     pending: list[dict[str, np.ndarray]] = []   # held until the timer has measured
-    for idx in chunks(axes, opts.chunk_rows):
+    for idx in chunks(axes, chunk_rows):
         n = len(idx["_rows"])
         timer.start()
         cols = _columns(axes, idx, fixed, draws, idx.get("_sample"))
@@ -251,6 +252,18 @@ def _run_section(sc: Scenario, kind: str, section: dict, fn, models: dict, model
         mc = {k: np.concatenate([p[k] for p in mc_parts]) for k in mc_parts[0]}
         outcome.summary = summarise(mc, [a for a in axes if a.key != "_sample"])
     return outcome
+
+
+CHUNK_BYTES_PER_ROW = 2000   # evaluator memory per row of a chunk (measured ~1 kB: a 200k-row
+                             # training chunk peaks 215 MB above the process; x2 margin)
+
+
+def _chunk_rows(opts: Options) -> int:
+    """--chunk-rows, made smaller where a chunk that large would not fit in memory (the chunk
+    size changes the speed, never the rows)."""
+    from planner.whatif.sweep import memory_limit_bytes
+    limit = opts.memory_limit if opts.memory_limit is not None else memory_limit_bytes()
+    return max(1, min(opts.chunk_rows, int(limit / CHUNK_BYTES_PER_ROW)))
 
 
 def _write(writers: list, pending: list) -> None:
