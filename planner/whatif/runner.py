@@ -31,7 +31,8 @@ CATEGORICAL_KEYS = set(sc_mod.TRAIN.categorical) | set(sc_mod.INFER.categorical)
 
 DEFAULT_MAX_ROWS = 20_000_000   # about a minute of evaluation and writing; --max-rows raises it
 HEAD_ROWS = 25                  # rows kept for the human table when rows are streamed
-ROW_BYTES = 600                 # bytes per kept result row (~70 float64 / pointer columns)
+ROW_BYTES = 700                 # bytes per kept training row (~85 float64 / pointer columns);
+                                # the runner re-checks with the measured size of the first chunk
 
 
 @dataclass
@@ -162,7 +163,7 @@ def _run_section(sc: Scenario, kind: str, section: dict, fn, models: dict, model
         draws = {k: d.sample(samples, rng) for k, d in dists}
     keep = opts.keep or bool(opts.sort)
     if keep and not opts.where:
-        check_fits_in_memory(total, ROW_BYTES // 8, opts.memory_limit)
+        check_fits_in_memory(total, ROW_BYTES, opts.memory_limit)
     progress = Progress(total, opts.progress if total > opts.chunk_rows or opts.progress
                         else False)
     parts: list[dict[str, np.ndarray]] = []
@@ -184,7 +185,9 @@ def _run_section(sc: Scenario, kind: str, section: dict, fn, models: dict, model
         kept += rows
         expect.update(res)
         if keep:
-            check_fits_in_memory(kept, len(res), opts.memory_limit)
+            if rows:   # the measured size of a row, against the rows this run will keep
+                per_row = sum(np.asarray(v).nbytes for v in res.values()) / rows
+                check_fits_in_memory(kept if opts.where else total, per_row, opts.memory_limit)
             parts.append(res)
         elif shown < HEAD_ROWS and rows:
             head.append({k: v[:HEAD_ROWS - shown] for k, v in res.items()})
@@ -196,11 +199,15 @@ def _run_section(sc: Scenario, kind: str, section: dict, fn, models: dict, model
                 w.write(res)
     progress.close()
     kept_parts = parts if keep else head
-    columns = {k: np.concatenate([p[k] for p in kept_parts]) for k in kept_parts[0]} \
-        if kept_parts else {}
+    columns: dict[str, np.ndarray] = {}
+    for k in (list(kept_parts[0]) if kept_parts else []):
+        # column by column, freeing the parts' copies as it goes (peak: rows + one column)
+        columns[k] = np.concatenate([p.pop(k) for p in kept_parts])
+    del parts, kept_parts
     if opts.sort and columns and len(next(iter(columns.values()))):
         order = sort_order(columns, opts.sort)
-        columns = {k: v[order] for k, v in columns.items()}
+        for k in list(columns):
+            columns[k] = columns[k][order]
     if opts.sort:
         for w in opts.writers:
             for start in range(0, kept, opts.chunk_rows):
