@@ -99,6 +99,7 @@ class Key:
     multiple: bool = False             # repeatable option (a tuple of values)
     sweepable: bool = True             # may be a list / range in a scenario
     parser: Callable[[Any, str], Any] | None = None   # instead of PARSERS[kind]
+    auto: bool = False                 # "auto" means not given (the dimension is searched)
 
     @property
     def flag(self) -> str:
@@ -111,6 +112,8 @@ class Key:
     def parse(self, raw: Any, what: str | None = None) -> Any:
         """`raw` (text from the command line or a TOML value) -> the checked base-unit value."""
         what = what or self.name
+        if self.auto and isinstance(raw, str) and raw.strip().lower() == "auto":
+            return None
         if self.kind == "choice":
             text = _text(raw, what).lower()
             valid = {str(c).lower(): c for c in self.choices}
@@ -243,6 +246,8 @@ class KeyTable:
             key = self.by_name[name]
             if key.multiple:
                 out[name] = tuple(key.parse(r, key.flag) for r in raw)
+            elif key.auto and isinstance(raw, str) and raw.strip().lower() == "auto":
+                continue
             elif key.kind == "flag":
                 out[name] = bool(raw)
             else:
