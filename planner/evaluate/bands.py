@@ -131,19 +131,35 @@ INFER_COLUMNS = {"decode_tokens_per_s": ("decode", "rate"),
                  "throughput_tokens_per_s": ("decode", "rate"),
                  "prefill_tokens_per_s": ("prefill", "rate"),
                  "time_to_first_token_s": ("prefill", "time")}
+INFER_BAND_COLUMNS = (*(f"{c}_{s}" for c in INFER_COLUMNS for s in ("low", "high")),
+                      "decode_band_rows", "prefill_band_rows")
 
 
-def infer_values(values: dict[str, Any], device_class: str | None) -> dict[str, Any]:
-    """`<col>_low` / `<col>_high` of a local-inference speed result on a device of
-    `device_class` (a class of local_speed_accuracy.toml), and the held-out row counts."""
+def device_class(backend: str | None, category: str, vendor: str) -> str | None:
+    """The class of local_speed_accuracy.toml a device run on `backend` belongs to."""
+    from planner.estimate.speed_accuracy import _classes
+    for name, e in _classes().items():
+        if (e["backend"], e["category"], e["vendor"]) == (backend, category, vendor):
+            return name
+    return None
+
+
+def infer_values(values: dict[str, Any], backend: str | None, category: str, vendor: str,
+                 valid) -> dict[str, Any]:
+    """`<col>_low` / `<col>_high` of a local-inference speed result on a device of that
+    backend, category and vendor (NaN where not `valid`: partial offload, a user-given
+    efficiency, a device class without held-out rows), and the held-out row counts."""
+    cls = device_class(backend, category, vendor)
+    valid = np.asarray(valid, dtype=bool)
     out: dict[str, Any] = {}
     for c, (step, kind) in INFER_COLUMNS.items():
-        b = band(f"{step}/{device_class}") if device_class else None
+        b = band(f"{step}/{cls}") if cls else None
         lo, hi = interval(values[c], b, kind)
-        out[f"{c}_low"], out[f"{c}_high"] = lo, hi
+        out[f"{c}_low"] = np.where(valid, lo, np.nan)
+        out[f"{c}_high"] = np.where(valid, hi, np.nan)
     for step in ("decode", "prefill"):
-        b = band(f"{step}/{device_class}") if device_class else None
-        out[f"{step}_band_rows"] = float(b["rows"]) if b else math.nan
+        b = band(f"{step}/{cls}") if cls else None
+        out[f"{step}_band_rows"] = np.where(valid, float(b["rows"]) if b else np.nan, np.nan)
     return out
 
 
