@@ -23,7 +23,8 @@ published rate / predicted rate = predicted time / published time).  Sources:
                               (`decode_fit.leave_one_device_out`: each device predicted by
                               constants fitted without it), per class of device as in
                               planner/data/local_speed_accuracy.toml
-  serve/...                   (the serving model, when its validation rows land)
+  serve/...                   the serving model: the counted rows of areas serving-throughput
+                              and serving-latency (published_serving.csv), like parallel/...
 
 A prediction with no band (an estimator or device class without held-out rows) gets null
 `_low`/`_high` columns and says "not validated" - never an invented band.
@@ -43,7 +44,7 @@ FILE = "error_bands.toml"
 QUANTILES = (0.10, 0.90)
 MIN_ROWS = 5          # fewer held-out rows than this: no band (too few to say "typically")
 TIME_UNITS = ("seconds", "hours")
-RATE_UNITS = ("TFLOP/s", "tokens/s", "tokens/s per GPU", "fraction")
+RATE_UNITS = ("TFLOP/s", "tokens/s", "tokens/s per GPU", "fraction", "requests/s")
 
 
 @functools.cache
@@ -163,17 +164,32 @@ def infer_values(values: dict[str, Any], backend: str | None, category: str, ven
     return out
 
 
-def plan_values(plan: dict[str, Any], framework: str) -> dict[str, Any]:
-    """`_low` / `_high` of one `planner parallel` plan (step time, tokens/s, MFU/HFU, TFLOP/s)."""
-    b = band(f"parallel/{framework}")
+def values_for(estimator: str, record: dict[str, Any],
+               columns: dict[str, str]) -> dict[str, Any]:
+    """`<col>_low` / `<col>_high` (None without a band) of one result `record` for the given
+    columns {name: 'time' | 'rate'}, and `band_rows`: the generic form of the hooks above, for
+    commands that price one thing at a time (`planner parallel`; `planner serve`, e.g.
+    ``values_for("serve/NAME", row, {"output_tokens_per_s": "rate", "ttft_seconds": "time"})``)."""
+    b = band(estimator)
     out: dict[str, Any] = {}
-    for c, kind in (("step_seconds", "time"), ("tokens_per_s", "rate"), ("mfu", "rate"),
-                    ("hfu", "rate"), ("tflops_per_gpu", "rate")):
-        lo, hi = interval(plan[c], b, kind)
-        out[f"{c}_low"] = float(lo) if b else None
-        out[f"{c}_high"] = float(hi) if b else None
+    for c, kind in columns.items():
+        v = record.get(c)
+        if b is None or v is None:
+            out[f"{c}_low"] = out[f"{c}_high"] = None
+            continue
+        lo, hi = interval(v, b, kind)
+        out[f"{c}_low"], out[f"{c}_high"] = float(lo), float(hi)
     out["band_rows"] = b["rows"] if b else None
     return out
+
+
+PLAN_COLUMNS = {"step_seconds": "time", "tokens_per_s": "rate", "mfu": "rate", "hfu": "rate",
+                "tflops_per_gpu": "rate"}
+
+
+def plan_values(plan: dict[str, Any], framework: str) -> dict[str, Any]:
+    """`_low` / `_high` of one `planner parallel` plan (step time, tokens/s, MFU/HFU, TFLOP/s)."""
+    return values_for(f"parallel/{framework}", plan, PLAN_COLUMNS)
 
 
 # --- building the data file ---------------------------------------------------------------------
@@ -193,25 +209,37 @@ def _entry(label: str, quantity: str, ratios: list[float], source: str, ids=()) 
             "source": source, **({"row_ids": list(ids)} if ids else {})}
 
 
-def training_bands(rows) -> dict[str, dict]:
-    """Bands of the step-time model per framework, from validated rows (planner validate's
-    `Row`s): time ratio published / predicted of each counted training-time row."""
+# area -> (estimator prefix, label): the areas whose held-out validation rows make bands.  A
+# serving estimator is named serve/... in published_serving.csv.
+VALIDATED_AREAS = {"training-time": ("parallel/", "the parallel step-time model, framework {}"),
+                   "serving-throughput": ("serve/", "the serving model, {} (throughput)"),
+                   "serving-latency": ("serve/", "the serving model, {} (latency)")}
+
+
+def validation_bands(rows) -> dict[str, dict]:
+    """Bands per estimator from validated rows (planner validate's `Row`s) of the areas in
+    `VALIDATED_AREAS`: of each counted row, published / predicted of a time (unit seconds or
+    hours), or predicted / published of a rate, so every band is a ratio of times."""
     groups: dict[str, list] = {}
     for r in rows:
-        if r.area != "training-time" or not r.counted or not r.estimator.startswith("parallel/"):
+        if r.area not in VALIDATED_AREAS or not r.counted:
+            continue
+        prefix, _ = VALIDATED_AREAS[r.area]
+        if not r.estimator.startswith(prefix):
             continue
         if r.unit in TIME_UNITS:
             ratio = r.published / r.predicted
         elif r.unit in RATE_UNITS:
             ratio = r.predicted / r.published
         else:
-            raise ValueError(f"{r.id}: unit {r.unit!r} is neither a time nor a rate")
-        groups.setdefault(r.estimator, []).append((r.id, ratio))
+            raise ValueError(f"{r.id}: unit {r.unit!r} is neither a time ({TIME_UNITS}) nor a "
+                             f"rate ({RATE_UNITS})")
+        groups.setdefault((r.area, r.estimator), []).append((r.id, ratio))
     out = {}
-    for name, items in sorted(groups.items()):
-        e = _entry(f"the parallel step-time model, framework {name.split('/', 1)[1]}", "time",
-                   [x for _, x in items],
-                   f"planner validate, area training-time, estimator {name}: rows neither fit, "
+    for (area, name), items in sorted(groups.items()):
+        label = VALIDATED_AREAS[area][1].format(name.split("/", 1)[1])
+        e = _entry(label, "time", [x for _, x in items],
+                   f"planner validate, area {area}, estimator {name}: rows neither fit, "
                    "circular nor excluded", [i for i, _ in items])
         if e:
             out[name] = e
@@ -246,7 +274,7 @@ def local_speed_bands() -> dict[str, dict]:
 
 def build() -> dict[str, dict]:
     from planner.evaluate.validate import run
-    return {**training_bands(run(("training-time",))), **local_speed_bands()}
+    return {**validation_bands(run(tuple(VALIDATED_AREAS))), **local_speed_bands()}
 
 
 def write(path=None) -> str:
