@@ -94,33 +94,41 @@ BUDGET_COLUMNS = {"tokens": "rate", "flops": "rate", "mfu": "rate", "hfu": "rate
                   "tokens_per_s": "rate", "tflops_per_gpu": "rate", "step_seconds": "time"}
 
 
-def add_train(out: dict[str, np.ndarray], predicted: np.ndarray,
-              framework: np.ndarray) -> dict[str, np.ndarray]:
+def add_train(out: dict[str, np.ndarray], predicted: np.ndarray, framework) -> dict:
     """Add `<col>_low` / `<col>_high` for the time and rate columns of a training result, on
     the rows whose utilisation the step-time model predicted (`predicted`), from the band of
-    their framework's estimator; `band_rows` (held-out runs behind it) and `band_estimator`.
-    Rows with a given --mfu/--hfu (the user's own assumption) get NaN."""
+    their framework's estimator (`framework`: a `Cat` or an array of names); `band_rows`
+    (held-out runs behind it) and `band_estimator`.  Rows with a given --mfu/--hfu (the user's
+    own assumption) get NaN; with none predicted, every band column is one shared NaN array."""
+    from planner.evaluate.columns import Cat
     n = len(predicted)
-    names = np.asarray([f"parallel/{f}" for f in framework], dtype=object)
-    buy = np.asarray(out.get("tokens_solved_from_budget", np.zeros(n, bool)), dtype=bool)
     cols = sorted(set(TRAIN_COLUMNS) | set(BUDGET_COLUMNS))
+    fw = framework if isinstance(framework, Cat) else Cat.of(np.asarray(framework, object), n)
+    todo = [(v, predicted & (fw.index == i)) for i, v in enumerate(fw.values)]
+    todo = [(f"parallel/{v}", m) for v, m in todo if band(f"parallel/{v}") and m.any()]
+    if not todo:
+        nothing = np.full(n, np.nan)
+        nothing.flags.writeable = False
+        for c in cols:
+            out[f"{c}_low"] = out[f"{c}_high"] = nothing
+        out["band_rows"] = nothing
+        out["band_estimator"] = np.full(n, None, dtype=object)
+        return out
     for c in cols:
         out[f"{c}_low"] = np.full(n, np.nan)
         out[f"{c}_high"] = np.full(n, np.nan)
     rows = np.full(n, np.nan)
     which = np.full(n, None, dtype=object)
-    for name in set(names[predicted].tolist()):
+    buy = np.asarray(out.get("tokens_solved_from_budget", np.zeros(n, bool)), dtype=bool)
+    for name, sel in todo:
         b = band(name)
-        if b is None:
-            continue
-        sel = predicted & (names == name)
-        for c in cols:
-            for mask, table in ((sel & ~buy, TRAIN_COLUMNS), (sel & buy, BUDGET_COLUMNS)):
-                kind = table.get(c)
-                if kind is None or not mask.any() or c not in out:
-                    continue
-                lo, hi = interval(np.asarray(out[c], dtype=float)[mask], b, kind)
-                out[f"{c}_low"][mask], out[f"{c}_high"][mask] = lo, hi
+        for mask, table in ((sel & ~buy, TRAIN_COLUMNS), (sel & buy, BUDGET_COLUMNS)):
+            if not mask.any():
+                continue
+            for c, kind in table.items():
+                if c in out:
+                    lo, hi = interval(np.asarray(out[c], dtype=float)[mask], b, kind)
+                    out[f"{c}_low"][mask], out[f"{c}_high"][mask] = lo, hi
         rows[sel] = b["rows"]
         which[sel] = name
     out["band_rows"] = rows

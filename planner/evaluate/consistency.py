@@ -32,12 +32,19 @@ def limits() -> dict[str, Any]:
 
 
 def join(*columns) -> np.ndarray:
-    """Merge warning columns (object arrays of str/None, or None) row by row with newlines."""
+    """Merge warning columns (object arrays of str/None, or None for a column with no warning
+    at all) row by row with newlines; only the rows with a warning are visited."""
     cols = [c for c in columns if c is not None]
+    if len(cols) == 1:
+        return cols[0]
     n = len(cols[0])
+    has = [np.not_equal(c, None) for c in cols]
     out = np.full(n, None, dtype=object)
-    for i in range(n):
-        parts = [str(c[i]) for c in cols if c[i]]
+    if not any(h.any() for h in has):
+        return out
+    rows = np.flatnonzero(np.logical_or.reduce(has))
+    for i in rows.tolist():
+        parts = [str(c[i]) for c, h in zip(cols, has) if h[i] and c[i]]
         if parts:
             out[i] = "\n".join(dict.fromkeys(parts))
     return out
@@ -62,33 +69,46 @@ def utilisation_class(device_name: str | None) -> dict | None:
     return best
 
 
-def utilisation(mfu, hfu, device_names) -> np.ndarray:
-    """MFU/HFU above the highest a published run reached on the device's class."""
+def utilisation(mfu, hfu, device_names, limit_mfu=None, limit_hfu=None) -> np.ndarray:
+    """MFU/HFU above the highest a published run reached on the device's class.  `limit_mfu` /
+    `limit_hfu` (per row) may be given to skip the per-row class look-up."""
     mfu, hfu = np.asarray(mfu, dtype=float), np.asarray(hfu, dtype=float)
     names = np.asarray(device_names, dtype=object)
+    if limit_mfu is None:
+        limit_mfu = np.asarray([utilisation_limit(d, "mfu") for d in names], dtype=float)
+        limit_hfu = np.asarray([utilisation_limit(d, "hfu") for d in names], dtype=float)
+    with np.errstate(invalid="ignore"):
+        over_m, over_h = mfu > limit_mfu + 1e-9, hfu > limit_hfu + 1e-9
+    if not (over_m.any() or over_h.any()):
+        return None
     out = np.full(len(mfu), None, dtype=object)
     classes = list(limits()["utilisation"].values())
     top = {k: max(classes, key=lambda e: e[k]) for k in ("mfu", "hfu")}
     cache: dict = {}
-    for i in np.flatnonzero(np.isfinite(mfu) | np.isfinite(hfu)):
-        key = (names[i], round(float(mfu[i]), 6), round(float(hfu[i]), 6))
+    for i in np.flatnonzero(over_m | over_h).tolist():
+        key = (names[i], bool(over_m[i]))
         if key not in cache:
-            cache[key] = _utilisation_one(names[i], mfu[i], hfu[i], top)
+            cache[key] = _utilisation_one(names[i], "MFU" if over_m[i] else "HFU", top)
         out[i] = cache[key]
     return out
 
 
-def _utilisation_one(name, mfu: float, hfu: float, top: dict) -> str | None:
+def utilisation_limit(device_name: str | None, what: str) -> float:
+    """The highest published `what` ('mfu' or 'hfu') of the device's class, or of any class."""
+    entry = utilisation_class(device_name)
+    if entry is None:
+        return max(e[what] for e in limits()["utilisation"].values())
+    return float(entry[what])
+
+
+def _utilisation_one(name, what: str, top: dict) -> str:
     entry = utilisation_class(name)
-    for what, value in (("MFU", mfu), ("HFU", hfu)):
-        k = what.lower()
-        ref = entry or top[k]
-        if math.isfinite(value) and value > ref[k] + 1e-9:
-            where = (f"on {ref['label']}" if entry else
-                     f"on any hardware class (no published run on {name}'s class in the table)")
-            return (f"{what} {value:.3g} is above the highest any published run reached {where}: "
-                    f"{ref[k]:.3g}, {ref[k + '_source']}")
-    return None
+    k = what.lower()
+    ref = entry or top[k]
+    where = (f"on {ref['label']}" if entry else
+             f"on any hardware class (no published run on {name}'s class in the table)")
+    return (f"the {what} is above the highest any published run reached {where}: "
+            f"{ref[k]:.3g}, {ref[k + '_source']}")
 
 
 # --- FLOPs against 6ND -----------------------------------------------------------------------------
@@ -155,8 +175,12 @@ def tokens_per_param(tokens, params) -> np.ndarray:
     tokens, params = np.asarray(tokens, dtype=float), np.asarray(params, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = tokens / params
+    with np.errstate(invalid="ignore"):
+        flagged = np.flatnonzero(np.isfinite(ratio) & ((ratio < lo) | (ratio > hi)))
+    if not len(flagged):
+        return None
     out = np.full(len(ratio), None, dtype=object)
-    for i in np.flatnonzero(np.isfinite(ratio) & ((ratio < lo) | (ratio > hi))):
+    for i in flagged:
         r = ratio[i]
         side = (f"below {lo:.3g}, a tenth of the fewest any published model was trained on "
                 f"({t['low']:g}: {t['low_source']})") if r < lo else \
@@ -200,9 +224,12 @@ def train(out: dict[str, np.ndarray], combos: list, code: np.ndarray) -> np.ndar
         pub = spec.meta.get("published_flops") if spec is not None else None
         toks = spec.meta.get("train_tokens") if spec is not None else None
         flops_notes.append((pub, toks))
-    sparse = np.asarray(per_combo + [None], dtype=object)[code] if combos else \
-        np.full(n, None, dtype=object)
-    flops = np.full(n, None, dtype=object)
+    sparse = None
+    if any(per_combo):
+        sparse = np.empty(len(per_combo), dtype=object)
+        sparse[:] = per_combo
+        sparse = sparse[code]
+    flops = None
     tokens = np.asarray(out["tokens"], dtype=float)
     for cid, (pub, toks) in enumerate(flops_notes):
         if not pub or not toks:
@@ -210,13 +237,17 @@ def train(out: dict[str, np.ndarray], combos: list, code: np.ndarray) -> np.ndar
         rows = np.flatnonzero((code == cid) & np.isclose(tokens, float(toks), rtol=0.01))
         if len(rows):
             from planner.estimate.training import attention_score_flops_per_token
+            flops = np.full(n, None, dtype=object) if flops is None else flops
             c = combos[cid]
             att = attention_score_flops_per_token(c.spec, c.seq_len if math.isfinite(
                 c.seq_len) else None)
             flops[rows] = flops_vs_6nd(float(pub), float(out["params"][rows[0]]), float(toks),
                                        float(att), c.spec.name)
+    names = [c.device.name if c.device is not None else None for c in combos]
+    lim = {k: np.asarray([utilisation_limit(d, k) for d in names] + [np.inf])[code]
+           for k in ("mfu", "hfu")}
     return join(out["warning"], sparse,
-                utilisation(out["mfu"], out["hfu"], out["device"]),
+                utilisation(out["mfu"], out["hfu"], out["device"], lim["mfu"], lim["hfu"]),
                 tokens_per_param(out["tokens"], out["params"]), flops)
 
 

@@ -513,7 +513,7 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
     # the empirical error band of a predicted time/utilisation (planner/evaluate/bands.py).
     from planner.evaluate import bands, consistency
     out["warning"] = consistency.train(out, combos, code)
-    bands.add_train(out, predict, cats[CATEGORICAL.index("framework")].column())
+    bands.add_train(out, predict, cats[CATEGORICAL.index("framework")])
     return out
 
 
