@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import assert_user_error
 from planner.evaluate import bands, validate as V
@@ -334,3 +336,16 @@ def test_latency_floor_hook():
     from planner.evaluate.consistency import latency_floor
     out = latency_floor([0.005, 0.05], 0.01)
     assert out[0] and "floor" in out[0] and out[1] is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(value=st.floats(1e-3, 1e9), low=st.floats(0.2, 1.5), width=st.floats(0.0, 2.0),
+       quantity=st.sampled_from(["time", "rate"]))
+def test_band_interval_invariants(value, low, width, quantity):
+    """low <= high; a time band and the rate of the same run invert consistently (time x rate
+    is the work, whichever end of the band is true)."""
+    b = {"low": low, "high": low + width, "quantity": quantity, "rows": 5}
+    t_lo, t_hi = bands.interval(value, b, "time")
+    r_lo, r_hi = bands.interval(1.0 / value, b, "rate")
+    assert t_lo <= t_hi and r_lo <= r_hi
+    assert float(t_lo * r_hi) == pytest.approx(1.0) and float(t_hi * r_lo) == pytest.approx(1.0)
