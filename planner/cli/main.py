@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("run", "Run a what-if scenario or sweep from a TOML file."),
     "compare": ("compare", "Put scenarios side by side with their differences."),
     "report": ("report", "Write a self-contained HTML report of a scenario."),
+    "ui": ("ui", "The planner in a browser: a local web page for the questions above."),
 }
 
 
