@@ -108,11 +108,14 @@ def field_schema(form: Form) -> list[dict]:
                                      else str(k.default))
         if k.kind == "flag" and k.default is True:
             default = "on"
+        help_text = k.help
+        if widget == "model":    # the page takes no paths: a zoo name or a pasted config
+            help_text = "Zoo name (type to search), or paste a Hugging Face config.json."
         out.append({
             "name": k.name, "label": label(k), "widget": widget,
             "option": k.name.upper() if k.name == table.argument else k.flag,
             "unit": k.unit, "default": default, "valid": k.range_text(),
-            "example": k.example, "help": k.help,
+            "example": k.example, "help": help_text,
             "choices": [str(c) for c in k.choices],
             "main": not form.main or k.name in form.main})
     return out
@@ -186,9 +189,9 @@ def _builtin() -> None:
     from planner.plan.train import TRAIN, TrainPlan
     from planner.ui import charts, summaries
 
-    params_plan = make_plan_type("ParamsPlan", KeyTable("params", [dataclasses.replace(
-        TRAIN["model"], help="Zoo name, or paste a Hugging Face config.json.")],
-        argument="model"), "The MODEL of `planner params`.")
+    params_plan = make_plan_type("ParamsPlan", KeyTable("params", [TRAIN["model"]],
+                                                        argument="model"),
+                                 "The MODEL of `planner params`.")
     register(Form(
         "params", "How big is it?", params_plan, _params_answer, _params_text,
         blurb="Exact parameter count from the architecture: breakdown per component and "

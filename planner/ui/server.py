@@ -30,6 +30,7 @@ import socket
 import sys
 import threading
 import traceback
+from collections import OrderedDict
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -40,6 +41,7 @@ from planner.errors import PlannerError
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 MAX_FIELDS = 64
+CHART_CACHE = 64                # chart images kept (~50 kB each)
 CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                  ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
@@ -62,6 +64,30 @@ class Settings:
     @property
     def loopback(self) -> bool:
         return self.host in LOOPBACK_HOSTS or self.host.startswith("127.")
+
+
+class _Cache:
+    """The last `size` chart images by (form, chart, query): a chart is drawn once however
+    often its page is opened (~0.3 s each with matplotlib)."""
+
+    def __init__(self, size: int) -> None:
+        self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
+
+    def get(self, key):
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+            return self.items.get(key)
+
+    def put(self, key, value) -> None:
+        with self.lock:
+            self.items[key] = value
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+
+class TooLarge(PlannerError):
+    """A request body over the limit: 413 (the body is not read)."""
 
 
 class Busy(Exception):
@@ -87,6 +113,7 @@ class Server(ThreadingHTTPServer):
         self.heavy = threading.BoundedSemaphore(settings.heavy)
         self.slots = threading.BoundedSemaphore(settings.max_connections)
         self.limits = whatif.Limits(max_rows=settings.max_rows)
+        self.charts = _Cache(CHART_CACHE)
         self.meta = json.dumps({
             "forms": forms.schema(), "models": catalog.models(),
             "devices": catalog.devices(), "examples": catalog.examples(),
@@ -211,6 +238,8 @@ class Handler(BaseHTTPRequestHandler):
         except FormError as exc:
             self._error(400, exc.fields.get("", "") or next(iter(exc.fields.values())),
                         exc.fields)
+        except TooLarge as exc:
+            self._error(413, str(exc))
         except PlannerError as exc:
             self._error(400, str(exc))
         except Busy:
@@ -254,7 +283,7 @@ class Handler(BaseHTTPRequestHandler):
             raise PlannerError("POST needs a Content-Length") from None
         if length < 0 or length > self.server.settings.max_body:
             self.close_connection = True
-            raise PlannerError(f"the request body is {length:,} bytes (at most "
+            raise TooLarge(f"the request body is {length:,} bytes (at most "
                                f"{self.server.settings.max_body:,})")
         data = self.rfile.read(length)
         try:
@@ -315,11 +344,15 @@ class Handler(BaseHTTPRequestHandler):
             if chart is None:
                 raise PlannerError(f"no chart {name!r} for {form.name} (valid: "
                                    f"{', '.join(form.charts) or 'none'})")
-            from planner.model.resolve import offline_models
-            from planner.ui.charts import png
-            record = answers.evaluate(asked)
-            with self._heavy(), offline_models(asked.specs):
-                body = png(chart, asked.plan, record)
+            key = (form.name, name, asked.query())
+            body = self.server.charts.get(key)
+            if body is None:
+                from planner.model.resolve import offline_models
+                from planner.ui.charts import png
+                record = answers.evaluate(asked)
+                with self._heavy(), offline_models(asked.specs):
+                    body = png(chart, asked.plan, record)
+                self.server.charts.put(key, body)
             return self._send(200, body, "image/png")
         raise PlannerError(f"no such route /api/form/{'/'.join(parts)}")
 
