@@ -26,7 +26,7 @@ HF = Path(__file__).parent / "data" / "hf"
 
 @pytest.fixture(scope="module")
 def server():
-    srv = make_server(Settings(port=0, max_rows=50_000), warm=False)
+    srv = make_server(Settings(port=0, max_rows=50_000))
     thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
                               daemon=True)
     thread.start()
@@ -352,3 +352,42 @@ def test_ui_help(cli):
     assert res.code == 0
     for word in ("--port", "--host", "--open", "--max-rows"):
         assert word in res.out
+
+
+def test_batched_plans_equal_plans_answered_alone():
+    """Concurrent requests are evaluated together (planner.ui.batch); each record must be
+    exactly the one `planner train/infer --json` prints for its plan alone - including the
+    plans that fail, and plans giving different keys."""
+    import random
+    from planner.errors import PlannerError
+    from planner.ui.forms import FORMS
+    rng = random.Random(15)
+    cases = {
+        "train": lambda: {"model": rng.choice(["gpt3-175b", "llama-2-70b", "llama-2-7b",
+                                               "mixtral-8x7b"]),
+                          "tokens": f"{rng.randint(10, 3000)}B",
+                          "hardware": rng.choice(["a100-80gb", "h100-sxm", "v100", "mi300x"]),
+                          **rng.choice([{"gpus": str(rng.choice([1, 8, 64, 1024, 4096]))},
+                                        {"deadline": f"{rng.randint(5, 90)}d"},
+                                        {"gpus": "512", "mfu": f"{rng.uniform(0.2, 0.6):.3f}",
+                                         "recompute": rng.choice(["none", "full"])}])},
+        "infer": lambda: {"model": rng.choice(["llama-2-7b", "llama-2-70b", "mistral-7b"]),
+                          "device": rng.choice(["rtx-4090", "m2-max-32gb", "rtx-3060-12gb"]),
+                          "quant": rng.choice(["Q4_K_M", "Q8_0", "fp16"]),
+                          **rng.choice([{}, {"context": str(rng.randint(512, 4096))},
+                                        {"batch": "4", "kv_cache": "q8_0"}])},
+    }
+    for name, make in cases.items():
+        form = FORMS[name]
+        plans = [form.plan_type.from_cli(make()) for _ in range(60)]
+        batched = form.batch.rows(plans)
+        failed = 0
+        for plan, row in zip(plans, batched):
+            try:
+                alone = form.answer(plan)
+            except PlannerError as exc:
+                assert isinstance(row, PlannerError) and str(row) == str(exc)
+                failed += 1
+                continue
+            assert form.batch.record(row, plan) == alone
+        assert 0 < failed < len(plans) or name == "infer"

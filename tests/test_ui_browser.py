@@ -38,7 +38,7 @@ if not (CHROMIUM and CHROMEDRIVER):
 
 @pytest.fixture(scope="module")
 def server():
-    srv = make_server(Settings(port=0), warm=False)
+    srv = make_server(Settings(port=0))
     threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
                      daemon=True).start()
     yield srv

@@ -15,8 +15,12 @@ import click
               help="Open the page in the default web browser.")
 @click.option("--max-rows", type=click.IntRange(1, 20_000_000), default=200_000,
               show_default=True, help="Largest sweep a pasted scenario may ask for (rows).")
+@click.option("--workers", type=click.IntRange(1, 64), default=None, metavar="N",
+              help="Processes answering requests  [default: one per CPU, at most 4; 1 on "
+                   "Windows]")
 @click.option("--verbose", is_flag=True, help="Log every request to stderr.")
-def ui(port: int, host: str, open_browser: bool, max_rows: int, verbose: bool) -> None:
+def ui(port: int, host: str, open_browser: bool, max_rows: int, workers: int | None,
+       verbose: bool) -> None:
     """Serve the planner as a web page: How big is it?  What does training cost?  Can I run
     it?  What if?  Forms come from the same key tables as the commands and answers from the
     same evaluators, with the same figures, sources and notes; every answer has a link that
@@ -30,7 +34,7 @@ def ui(port: int, host: str, open_browser: bool, max_rows: int, verbose: bool) -
     It reads no file and runs nothing a request sends as code; requests are size-limited and
     sweeps capped at --max-rows.  Ctrl-C stops it.
     """
-    from planner.ui.server import Settings, make_server
+    from planner.ui.server import Settings, default_workers, make_server, serve
 
     settings = Settings(host=host, port=port, max_rows=max_rows, verbose=verbose)
     server = make_server(settings)
@@ -42,13 +46,12 @@ def ui(port: int, host: str, open_browser: bool, max_rows: int, verbose: bool) -
                    "make it compute (it reads and writes no files). Use --host only on a "
                    f"network you trust; there is no login and no encryption.\n{bar}", err=True)
     click.echo(f"planner ui: serving on {url}  (Ctrl-C stops it)", err=True)
-    if open_browser:
-        import threading
-        import webbrowser
-        threading.Timer(0.3, webbrowser.open, args=(url,)).start()
+    def ready() -> None:
+        if open_browser:
+            import webbrowser
+            webbrowser.open(url)
+
     try:
-        server.serve_forever(poll_interval=0.5)
+        serve(server, workers or default_workers(), on_ready=ready)
     except KeyboardInterrupt:
         click.echo("planner ui: stopped", err=True)
-    finally:
-        server.server_close()

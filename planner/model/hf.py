@@ -410,13 +410,19 @@ def read_config(path: Path) -> dict:
     except UnicodeDecodeError:
         raise PlannerError(f"{path} is not UTF-8 text (expected a Hugging Face config.json)") \
             from None
+    return parse_config(text, str(path))
+
+
+def parse_config(text: str, where: str = CONFIG_NAME) -> dict:
+    """A config.json's text (read from a file, or pasted into the web page) -> its mapping;
+    errors name `where` and the line and column of a JSON error."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise PlannerError(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}, column "
+        raise PlannerError(f"{where} is not valid JSON: {exc.msg} at line {exc.lineno}, column "
                            f"{exc.colno}") from None
     if not isinstance(data, dict):
-        raise PlannerError(f"{path} is not a JSON object (a Hugging Face config.json maps "
+        raise PlannerError(f"{where} is not a JSON object (a Hugging Face config.json maps "
                            "keys such as model_type and hidden_size to values)")
     return data
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -125,12 +126,32 @@ def field_of(form: Form, message: str) -> str:
     return ""
 
 
+_BATCHERS: dict[str, Any] = {}
+_BATCHERS_LOCK = threading.Lock()
+
+
+def _batcher(form: Form):
+    from planner.ui.batch import Batcher
+    with _BATCHERS_LOCK:
+        b = _BATCHERS.get(form.name)
+        if b is None or b.many is not form.batch.rows:
+            b = _BATCHERS[form.name] = Batcher(form.batch.rows)
+        return b
+
+
 def evaluate(asked: Asked):
-    """The record `planner <command> --json` prints for this plan (plain JSON values)."""
+    """The record `planner <command> --json` prints for this plan (plain JSON values).  Plans
+    of zoo models go through the form's batcher (if it has one): evaluated with whatever
+    other requests are waiting, in one vectorised call; a pasted config is evaluated alone
+    (its name is only known to this request)."""
     from planner.model.resolve import offline_models
+    form = asked.form
     with offline_models(asked.specs):
         try:
-            return plain(asked.form.answer(asked.plan))
+            if form.batch is not None and not asked.specs and form.batch.accepts(asked.plan):
+                row = _batcher(form)(asked.plan)
+                return plain(form.batch.record(row, asked.plan))
+            return plain(form.answer(asked.plan))
         except PlannerError as exc:
             where = field_of(asked.form, str(exc))
             raise FormError({"": str(exc), **({where: str(exc)} if where else {})}) from None

@@ -66,14 +66,7 @@ def pasted_model(text: str) -> ModelSpec:
     if len(text) > MAX_CONFIG_CHARS:
         raise PlannerError(f"the pasted config.json is {len(text):,} characters long (at most "
                            f"{MAX_CONFIG_CHARS:,}; a Hugging Face config.json is a few kB)")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise PlannerError(f"the pasted config.json is not valid JSON: {exc.msg} at line "
-                           f"{exc.lineno}, column {exc.colno}") from None
-    if not isinstance(data, dict):
-        raise PlannerError("the pasted config.json is not a JSON object (a Hugging Face "
-                           "config.json maps keys such as model_type and hidden_size to values)")
+    data = hf.parse_config(text, "the pasted config.json")
     name = str(data.get("_name_or_path") or DEFAULT_CONFIG_NAME)[:200]
     return hf.from_config(data, name, "config.json")
 

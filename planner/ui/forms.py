@@ -40,6 +40,16 @@ class Chart:
 
 
 @dataclass(frozen=True)
+class Batch:
+    """How a form's plans are evaluated many at a time (optional; `planner.ui.batch`):
+    `rows(plans)` gives each plan's evaluator row (or its `PlannerError`) from one vectorised
+    call, and `record(row, plan)` must then equal `answer(plan)`."""
+    rows: Callable[[list], list]
+    record: Callable[[Any, Any], Any]
+    accepts: Callable[[Any], bool] = lambda plan: True
+
+
+@dataclass(frozen=True)
 class Form:
     """One question of the page.
 
@@ -59,6 +69,7 @@ class Form:
     bars: Callable[[Any], dict | None] | None = None
     charts: dict[str, Chart] = field(default_factory=dict)
     toml: Callable[[Any], str] | None = None   # Asked -> TOML text; default: scenario section
+    batch: Batch | None = None                 # concurrent plans in one vectorised call
     command: str = ""                          # `planner COMMAND`; default: the name
 
     @property
@@ -184,10 +195,14 @@ def _optimal_answer(plan) -> dict:
 
 
 def _builtin() -> None:
-    from planner.plan.infer import InferPlan
+    from functools import partial
+
+    from planner.cli import infer as infer_cli, train as train_cli
+    from planner.evaluate import infer as infer_eval, train as train_eval
+    from planner.plan.infer import INFER, InferPlan
     from planner.plan.optimal import OptimalPlan
     from planner.plan.train import TRAIN, TrainPlan
-    from planner.ui import charts, summaries
+    from planner.ui import batch, charts, summaries
 
     params_plan = make_plan_type("ParamsPlan", KeyTable("params", [TRAIN["model"]],
                                                         argument="model"),
@@ -205,6 +220,8 @@ def _builtin() -> None:
         main=("model", "tokens", "flops", "params", "hardware", "gpus", "deadline", "budget",
               "mfu", "price"),
         headline=summaries.train_headline, bars=summaries.train_bars,
+        batch=Batch(partial(batch.rows, train_eval.evaluate, TRAIN),
+                    lambda row, plan: train_cli.record(row)),
         charts={"time_vs_gpus": Chart("Time against cluster size", charts.train_time_vs_gpus),
                 "cost_vs_time": Chart("Cost against time, Pareto front",
                                       charts.train_cost_vs_time)}))
@@ -215,6 +232,8 @@ def _builtin() -> None:
               "'all' for the trade-off table; `planner infer`.",
         main=("model", "device", "quant", "context", "batch", "memory", "bandwidth"),
         headline=summaries.infer_headline, bars=summaries.infer_bars,
+        batch=Batch(partial(batch.rows, infer_eval.evaluate, INFER), infer_cli.record,
+                    accepts=lambda plan: plan.quant != "all"),
         charts={"memory_vs_context": Chart("Memory against context",
                                            charts.infer_memory_vs_context),
                 "tokens_per_quant": Chart("Decode speed per quantisation",

@@ -1,4 +1,4 @@
-"""The web server behind `planner ui`: the standard library's `ThreadingHTTPServer`, one page
+"""The web server behind `planner ui`: the standard library's `http.server` with a thread pool, one page
 and a small JSON API over the same plan types and evaluators as the command line.
 
 Routes (GET unless noted; answers are JSON in base units, as ``--json``):
@@ -16,7 +16,7 @@ Routes (GET unless noted; answers are JSON in base units, as ``--json``):
 Safe by default: it listens on loopback only (and refuses other Host headers there, against
 DNS rebinding); request lines are at most 64 kB and bodies `max_body` bytes; scenario sweeps at
 most `max_rows` rows; at most `heavy` sweeps or charts run at once (others wait up to
-`wait_seconds`, then get 503); at most `max_connections` connections are served at once;
+`wait_seconds`, then get 503); `threads` connections are served at once and `queued` wait;
 POSTs must carry the header ``X-Planner: 1`` (a cross-site form cannot); nothing a request
 holds is evaluated as code, and no file on the server is read or written for a request (the
 page's assets and example scenarios are read once, at start-up).
@@ -26,6 +26,8 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
+import queue
 import socket
 import sys
 import threading
@@ -33,7 +35,7 @@ import traceback
 from collections import OrderedDict
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from importlib import resources
 from urllib.parse import parse_qsl, urlsplit
 
@@ -58,7 +60,8 @@ class Settings:
     max_body: int = 512 * 1024       # bytes of a POST body (a scenario)
     heavy: int = 2                   # sweeps and charts running at once
     wait_seconds: float = 30.0       # how long a heavy request waits for its turn
-    max_connections: int = 512
+    threads: int = 32                # connections served at once (per worker process)
+    queued: int = 512                # connections waiting for a thread; more get 503
     verbose: bool = False
 
     @property
@@ -99,10 +102,12 @@ def _assets() -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
 
 
-class Server(ThreadingHTTPServer):
-    """A thread per connection, bounded; shared read-only state (assets, catalogues)."""
+class Server(HTTPServer):
+    """A fixed pool of `threads` threads answers the connections queued by the accept loop
+    (at most `queued` waiting; more get 503 at once); shared read-only state (assets,
+    catalogues).  A pool rather than a thread per connection: under a burst, starting a
+    thread per connection serialises the accept loop on the GIL."""
 
-    daemon_threads = True
     request_queue_size = 256
 
     def __init__(self, settings: Settings) -> None:
@@ -111,7 +116,8 @@ class Server(ThreadingHTTPServer):
         self.address_family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
         self.assets = _assets()
         self.heavy = threading.BoundedSemaphore(settings.heavy)
-        self.slots = threading.BoundedSemaphore(settings.max_connections)
+        self.pending: queue.Queue = queue.Queue(maxsize=settings.queued)
+        self.pool: list[threading.Thread] = []
         self.limits = whatif.Limits(max_rows=settings.max_rows)
         self.charts = _Cache(CHART_CACHE)
         self.meta = json.dumps({
@@ -123,21 +129,34 @@ class Server(ThreadingHTTPServer):
             "version": _version()}).encode()
         super().__init__((settings.host, settings.port), Handler)
 
-    def process_request(self, request, client_address):
-        if not self.slots.acquire(blocking=False):
+    def service_actions(self) -> None:
+        """Start the pool in the process that serves (after any fork)."""
+        while len(self.pool) < self.settings.threads:
+            t = threading.Thread(target=self._work, daemon=True)
+            t.start()
+            self.pool.append(t)
+
+    def process_request(self, request, client_address) -> None:
+        self.service_actions()
+        try:
+            self.pending.put_nowait((request, client_address))
+        except queue.Full:
             try:
                 request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
                                 b"Connection: close\r\n\r\n")
+            except OSError:
+                pass
+            self.shutdown_request(request)
+
+    def _work(self) -> None:
+        while True:
+            request, client_address = self.pending.get()
+            try:
+                self.finish_request(request, client_address)
+            except Exception:
+                self.handle_error(request, client_address)
             finally:
                 self.shutdown_request(request)
-            return
-        super().process_request(request, client_address)
-
-    def process_request_thread(self, request, client_address):
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self.slots.release()
 
     @property
     def url(self) -> str:
@@ -183,7 +202,8 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "planner-ui"
     sys_version = ""
-    timeout = 30                      # seconds a connection may sit idle mid-request
+    timeout = 15                      # seconds a connection may sit idle (keep-alive too)
+    disable_nagle_algorithm = True
     server: Server
     streamed = False                  # a streamed response has sent its headers
 
@@ -208,9 +228,10 @@ class Handler(BaseHTTPRequestHandler):
               filename: str = "") -> None:
         self.send_response(status)
         self._headers(ctype, len(body), cache, filename)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        # headers and body in one write: no second small segment for Nagle to hold back
+        self._headers_buffer.append(b"\r\n")
+        self._headers_buffer.append(body)
+        self.flush_headers()
 
     def _json(self, payload, status: int = 200) -> None:
         self._send(status, json.dumps(payload).encode(), "application/json")
@@ -398,22 +419,19 @@ def warm_up() -> None:
         if plots.available():
             from matplotlib.figure import Figure
             from planner.render.plots import to_png_bytes
-            with _chart_lock():
+            from planner.ui.charts import LOCK
+            with LOCK:
                 to_png_bytes(Figure(figsize=(1, 1)))
     except Exception:  # warming up is an optimisation; a failure shows when it is needed
         pass
 
 
-def _chart_lock():
-    from planner.ui.charts import LOCK
-    return LOCK
-
-
-def make_server(settings: Settings = Settings(), warm: bool = True) -> Server:
-    """Bind (port 0: any free port) and load the page; `serve_forever()` runs it.  With
-    `warm`, slow imports are done in a background thread meanwhile."""
-    if warm:
-        threading.Thread(target=warm_up, daemon=True).start()
+def make_server(settings: Settings = Settings()) -> Server:
+    """Bind (port 0: any free port) and load the page and the evaluators; `serve` runs it
+    (or `serve_forever()`, in this process only).  Starts no thread."""
+    import planner.cli.infer  # noqa: F401  (the evaluators and records, imported once
+    import planner.cli.train  # noqa: F401   before any request or fork)
+    import planner.evaluate.optimal  # noqa: F401
     try:
         return Server(settings)
     except OSError as exc:
@@ -422,3 +440,50 @@ def make_server(settings: Settings = Settings(), warm: bool = True) -> Server:
                                "--port N, or --port 0 for any free port)") from None
         raise PlannerError(f"cannot listen on {settings.host}:{settings.port}: "
                            f"{exc.strerror or exc}") from None
+
+
+def default_workers() -> int:
+    """One process per CPU, at most 4 (each holds its own numpy and matplotlib); one where
+    processes cannot be forked (Windows)."""
+    return max(1, min(os.cpu_count() or 1, 4)) if hasattr(os, "fork") else 1
+
+
+def serve(server: Server, workers: int = 1, warm: bool = True, on_ready=None) -> None:
+    """Serve until interrupted, in `workers` processes sharing the listening socket (each
+    answers whole requests with its own threads, so plans are evaluated on several cores
+    at once).  The worker processes are forked before any thread starts and stopped with
+    the parent.  `on_ready()` runs in the parent once the workers are started."""
+    children: list[int] = []
+    if workers > 1 and hasattr(os, "fork"):
+        # The processes race for each connection; the losers' accept() fails and they wait on.
+        server.socket.setblocking(False)
+        for _ in range(workers - 1):
+            pid = os.fork()
+            if pid == 0:
+                code = 0
+                try:
+                    if warm:
+                        threading.Thread(target=warm_up, daemon=True).start()
+                    server.serve_forever(poll_interval=0.5)
+                except KeyboardInterrupt:
+                    pass
+                except BaseException:
+                    code = 1
+                finally:
+                    os._exit(code)
+            children.append(pid)
+    if warm:
+        threading.Thread(target=warm_up, daemon=True).start()
+    if on_ready is not None:
+        threading.Thread(target=on_ready, daemon=True).start()
+    try:
+        server.serve_forever(poll_interval=0.5)
+    finally:
+        import signal
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGTERM)
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
+        server.server_close()

@@ -77,6 +77,9 @@ def train_headline(r: dict) -> list[dict]:
     if r["energy_kwh"] is not None:
         items.append(_item("energy", f"{format_int(r['energy_kwh'])} kWh",
                            f"TDP {r['tdp_w']:g} W x device-hours x PUE {r['pue']:g}"))
+    if r["co2_kg"] is not None:
+        items.append(_item("CO2", f"{r['co2_kg'] / 1e3:,.4g} t",
+                           f"{r['grid_kg_per_kwh']:g} kg/kWh"))
     if r["memory_per_gpu_bytes"] is not None:
         lay = r["layout"]
         items.append(_item("memory / device", format_bytes(r["memory_per_gpu_bytes"]),

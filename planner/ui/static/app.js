@@ -56,6 +56,17 @@ function cell(v) {
   return String(v);
 }
 
+// A file picked in the browser, read into `area` (the file never reaches the server as a file).
+function upload(text, id, accept, area, then) {
+  return el("label", { class: "file" }, text,
+    el("input", { type: "file", id, accept, onchange: async (e) => {
+      const file = e.target.files[0];
+      if (!file) return;
+      area.value = await file.text();
+      then();
+    } }));
+}
+
 function download(name, blob) {
   const url = URL.createObjectURL(blob);
   const a = el("a", { href: url, download: name });
@@ -221,14 +232,8 @@ function configPicker(values) {
   const box = el("div", { class: "config", id: "config-box", hidden: !given },
     el("label", { for: "f-config" }, "config.json (Hugging Face)"), area,
     el("div", { class: "row" },
-      el("label", { class: "file" }, "Upload config.json ",
-        el("input", { type: "file", id: "config-file", accept: ".json,application/json",
-          onchange: async (e) => {
-            const file = e.target.files[0];
-            if (!file) return;
-            area.value = await file.text();
-            scheduleSubmit();
-          } })),
+      upload("Upload config.json ", "config-file", ".json,application/json", area,
+        scheduleSubmit),
       el("button", { type: "button", class: "link", onclick: () => {
         area.value = "";
         box.hidden = true;
@@ -414,15 +419,10 @@ function renderWhatif() {
     el("form", { id: "form", "data-form": "whatif", onsubmit: (e) => { e.preventDefault(); submit(); } },
       el("div", { class: "row" },
         el("label", {}, "Example ", select),
-        el("label", { class: "file" }, "Upload ",
-          el("input", { type: "file", id: "scenario-file", accept: ".toml,text/plain",
-            onchange: async (e) => {
-              const f = e.target.files[0];
-              if (!f) return;
-              area.value = await f.text();
-              area.dataset.example = "";
-              select.value = "";
-            } }))),
+        upload("Upload ", "scenario-file", ".toml,text/plain", area, () => {
+          area.dataset.example = "";
+          select.value = "";
+        })),
       area,
       el("div", { class: "err", id: "err-scenario", role: "alert" }),
       el("div", { class: "buttons" },
