@@ -55,11 +55,22 @@ def rows(evaluate: Callable, table, plans: list) -> list:
                 cols[k] = Cat.of(arr, n)
             else:
                 cols[k] = np.asarray(values, dtype=float)
-        res = evaluate(cols, n, models, ())
+        res = {k: _values(v, plain) for k, v in evaluate(cols, n, models, ()).items()}
         for j, i in enumerate(members):
-            row = {k: plain(v[j]) for k, v in res.items()}
+            row = {k: v[j] for k, v in res.items()}
             out[i] = PlannerError(row["error"]) if row["error"] else row
     return out
+
+
+def _values(column, plain) -> list:
+    """A result column as plain Python values, as `plain` gives them one by one (NaN ->
+    None), converted a column at a time."""
+    arr = np.asarray(column)
+    if arr.dtype.kind in "biu":
+        return arr.tolist()
+    if arr.dtype.kind == "f":
+        return [None if x != x else x for x in arr.tolist()]
+    return [plain(x) for x in arr]
 
 
 def _models(given: list[dict], members: list[int]) -> dict:

@@ -129,8 +129,13 @@ class Server(HTTPServer):
             "version": _version()}).encode()
         super().__init__((settings.host, settings.port), Handler)
 
+    parent: int | None = None         # in a worker process: the pid of the main process
+
     def service_actions(self) -> None:
-        """Start the pool in the process that serves (after any fork)."""
+        """Start the pool in the process that serves (after any fork); a worker whose main
+        process has gone ends too."""
+        if self.parent is not None and os.getppid() != self.parent:
+            os._exit(0)
         while len(self.pool) < self.settings.threads:
             t = threading.Thread(target=self._work, daemon=True)
             t.start()
@@ -457,9 +462,11 @@ def serve(server: Server, workers: int = 1, warm: bool = True, on_ready=None) ->
     if workers > 1 and hasattr(os, "fork"):
         # The processes race for each connection; the losers' accept() fails and they wait on.
         server.socket.setblocking(False)
+        main_pid = os.getpid()
         for _ in range(workers - 1):
             pid = os.fork()
             if pid == 0:
+                server.parent = main_pid
                 code = 0
                 try:
                     if warm:
@@ -472,6 +479,13 @@ def serve(server: Server, workers: int = 1, warm: bool = True, on_ready=None) ->
                 finally:
                     os._exit(code)
             children.append(pid)
+    import signal
+
+    def stop(signum, frame):     # `kill PID` stops the workers too (via the finally below)
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
     if warm:
         threading.Thread(target=warm_up, daemon=True).start()
     if on_ready is not None:
@@ -479,7 +493,6 @@ def serve(server: Server, workers: int = 1, warm: bool = True, on_ready=None) ->
     try:
         server.serve_forever(poll_interval=0.5)
     finally:
-        import signal
         for pid in children:
             try:
                 os.kill(pid, signal.SIGTERM)
