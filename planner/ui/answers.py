@@ -73,6 +73,8 @@ def ask(form: Form, query: dict[str, str]) -> Asked:
         raise FormError({"": f"unknown field {unknown[0]!r} for {form.cli_name}{hint}"})
     raw = {n: query[n].strip() for n in fields if query.get(n, "").strip()}
     config = query.get(CONFIG, "").strip()
+    if config and not table.argument:
+        raise FormError({"": f"{form.cli_name} takes no MODEL, so no config.json"})
     errors: dict[str, str] = {}
     values: dict[str, Any] = {}
     specs: dict[str, ModelSpec] = {}
