@@ -10,7 +10,7 @@ connection per request, HTTP/1.1).
 3. 200 concurrent requests of which 10 are that 100,000-row sweep and 190 single plans - the
    sweep's and the plans' medians under load, no errors.
 
-Run:  python benchmarks/bench_ui.py  [--rounds N]
+Run:  python benchmarks/bench_ui.py  [--rounds N] [--workers N]
 """
 from __future__ import annotations
 
@@ -95,8 +95,9 @@ def cpu_seconds(pid: int) -> float:
         return float("nan")
 
 
-def start_server() -> tuple[subprocess.Popen, str, int]:
-    proc = subprocess.Popen([sys.executable, "-m", "planner", "ui", "--port", "0"],
+def start_server(workers: int | None = None) -> tuple[subprocess.Popen, str, int]:
+    extra = ["--workers", str(workers)] if workers else []
+    proc = subprocess.Popen([sys.executable, "-m", "planner", "ui", "--port", "0", *extra],
                             stderr=subprocess.PIPE, text=True)
     line = proc.stderr.readline()
     m = re.search(r"http://([\d.]+):(\d+)/", line)
@@ -121,8 +122,10 @@ def summary(name: str, times: list[float], statuses: list[int], target: float | 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--workers", type=int, default=None,
+                    help="planner ui --workers (default: its own default)")
     args = ap.parse_args()
-    proc, host, port = start_server()
+    proc, host, port = start_server(args.workers)
     try:
         time.sleep(3.0)   # the server warms up (imports scipy.stats, matplotlib) meanwhile
         loop = asyncio.new_event_loop()

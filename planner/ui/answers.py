@@ -22,6 +22,7 @@ from planner.errors import PlannerError
 from planner.model.spec import ModelSpec
 from planner.render.output import plain, rows_of, to_csv
 from planner.ui.forms import DEVICE_KEYS, Form
+from planner.ui.lru import LRU
 
 CONFIG = "config"                   # the query parameter holding a pasted config.json
 TRUE, FALSE = ("true", "on", "1", "yes"), ("false", "off", "0", "no")
@@ -128,6 +129,7 @@ def field_of(form: Form, message: str) -> str:
     return ""
 
 
+RECORDS = LRU(256)      # answers by (form, query): its downloads and charts ask again
 _BATCHERS: dict[str, Any] = {}
 _BATCHERS_LOCK = threading.Lock()
 
@@ -148,15 +150,22 @@ def evaluate(asked: Asked):
     (its name is only known to this request)."""
     from planner.model.resolve import offline_models
     form = asked.form
+    key = (form.name, asked.query())
+    record = RECORDS.get(key)
+    if record is not None:
+        return record
     with offline_models(asked.specs):
         try:
             if form.batch is not None and not asked.specs and form.batch.accepts(asked.plan):
                 row = _batcher(form)(asked.plan)
-                return plain(form.batch.record(row, asked.plan))
-            return plain(form.answer(asked.plan))
+                record = plain(form.batch.record(row, asked.plan))
+            else:
+                record = plain(form.answer(asked.plan))
         except PlannerError as exc:
             where = field_of(asked.form, str(exc))
             raise FormError({"": str(exc), **({where: str(exc)} if where else {})}) from None
+    RECORDS.put(key, record)
+    return record
 
 
 def answer(asked: Asked, record=None) -> dict:

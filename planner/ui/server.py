@@ -32,7 +32,6 @@ import socket
 import sys
 import threading
 import traceback
-from collections import OrderedDict
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -40,6 +39,7 @@ from importlib import resources
 from urllib.parse import parse_qsl, urlsplit
 
 from planner.errors import PlannerError
+from planner.ui.lru import LRU
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 MAX_FIELDS = 64
@@ -67,26 +67,6 @@ class Settings:
     @property
     def loopback(self) -> bool:
         return self.host in LOOPBACK_HOSTS or self.host.startswith("127.")
-
-
-class _Cache:
-    """The last `size` chart images by (form, chart, query): a chart is drawn once however
-    often its page is opened (~0.3 s each with matplotlib)."""
-
-    def __init__(self, size: int) -> None:
-        self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
-
-    def get(self, key):
-        with self.lock:
-            if key in self.items:
-                self.items.move_to_end(key)
-            return self.items.get(key)
-
-    def put(self, key, value) -> None:
-        with self.lock:
-            self.items[key] = value
-            while len(self.items) > self.size:
-                self.items.popitem(last=False)
 
 
 class TooLarge(PlannerError):
@@ -119,7 +99,7 @@ class Server(HTTPServer):
         self.pending: queue.Queue = queue.Queue(maxsize=settings.queued)
         self.pool: list[threading.Thread] = []
         self.limits = whatif.Limits(max_rows=settings.max_rows)
-        self.charts = _Cache(CHART_CACHE)
+        self.charts = LRU(CHART_CACHE)       # chart images: ~0.3 s each to draw
         self.meta = json.dumps({
             "forms": forms.schema(), "models": catalog.models(),
             "devices": catalog.devices(), "examples": catalog.examples(),
