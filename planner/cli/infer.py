@@ -380,7 +380,6 @@ def record(row: dict, plan=None) -> dict:
     """The `--json` record of one inference row: the evaluator's columns (base units) plus the
     names earlier versions used (kv_cache_type, prompt_tokens, gpus_needed, ...)."""
     from planner.estimate.quant import kv_bytes_per_element
-    from planner.model.resolve import resolve_model
     rec = dict(row)
     for k in INTEGERS:
         rec[k] = None if row[k] is None else int(row[k])
@@ -398,5 +397,5 @@ def record(row: dict, plan=None) -> dict:
     gpus = {q: row[f"gpus_needed_{q}"] for q in ("fp16", "int8", "int4")}
     gpus.setdefault(row["quant"], row["gpus_needed_quant"])
     rec["gpus_needed"] = {q: None if v is None else int(v) for q, v in gpus.items()}
-    rec["model_context"] = resolve_model(row["model"]).context if plan is not None else None
+    rec["model_context"] = None if row.get("model_context") is None else int(row["model_context"])
     return rec

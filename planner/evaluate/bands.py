@@ -77,7 +77,8 @@ def describe(value: float, low: float, high: float, rows: int | None, fmt,
              what: str = "held-out published runs") -> str:
     """``typically 31.9 days to 39.4 days (-8% / +14%, 13 held-out published runs)``; empty
     when there is no band."""
-    if rows is None or not all(map(math.isfinite, (value, low, high))) or value <= 0:
+    if rows is None or any(not isinstance(x, (int, float)) or not math.isfinite(x)
+                           for x in (value, low, high)) or value <= 0:
         return ""
     return (f"typically {fmt(low)} to {fmt(high)} ({100 * (low / value - 1):+.0f}% / "
             f"{100 * (high / value - 1):+.0f}%, {int(rows)} {what})")

@@ -265,6 +265,10 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
             col[~has_device] = None
             out[k] = col
     out["model"] = cats[0].column()
+    model_cat = cats[0]
+    out["model_context"] = np.asarray(
+        [models[m].context if m in models else np.nan for m in model_cat.values],
+        dtype=float)[model_cat.index]
     out["error"] = err.reason
     return out
 

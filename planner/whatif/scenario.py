@@ -174,6 +174,16 @@ def load(path: str | Path) -> list[Scenario]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise PlannerError(f"cannot read scenario {str(path)!r}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise PlannerError(f"scenario {str(path)!r} is not UTF-8 text") from None
+    return loads(text, path)
+
+
+def loads(text: str, name: str | Path = "scenario.toml") -> list[Scenario]:
+    """Parse and validate scenario TOML text (a pasted or uploaded file; `name` is what errors
+    call it).  The same checks as `load`; nothing is read from disk here, but a [model] that
+    names a config or file is resolved later, by the runner."""
+    path = Path(name)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
