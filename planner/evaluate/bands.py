@@ -23,8 +23,11 @@ published rate / predicted rate = predicted time / published time).  Sources:
                               (`decode_fit.leave_one_device_out`: each device predicted by
                               constants fitted without it), per class of device as in
                               planner/data/local_speed_accuracy.toml
-  serve/...                   the serving model: the counted rows of areas serving-throughput
-                              and serving-latency (published_serving.csv), like parallel/...
+  serve/ENGINE-FORM           the serving model: the counted rows of areas serving-throughput
+                              and serving-latency (serving_reference.csv through planner
+                              validate), per engine and measured form: offline (a replica's
+                              throughput under --concurrency), server (latency at a rate),
+                              static (TensorRT-LLM's static batching)
 
 A prediction with no band (an estimator or device class without held-out rows) gets null
 `_low`/`_high` columns and says "not validated" - never an invented band.
@@ -192,6 +195,44 @@ def values_for(estimator: str, record: dict[str, Any],
     return out
 
 
+# Serving: the closed-loop throughput of a replica (--concurrency) under the band of the engine's
+# offline rows; the latency of an open loop (--rate: solve or a fixed deployment) under the band
+# of its server rows.  The solve form's rate is the user's, so only its latency gets a band.
+SERVE_THROUGHPUT = {"output_tokens_per_s": "rate", "output_tokens_per_s_per_gpu": "rate",
+                    "input_tokens_per_s": "rate", "total_tokens_per_s": "rate",
+                    "requests_per_s": "rate"}
+SERVE_LATENCY = {f"{m}_seconds_p{q}": "time" for m in ("ttft", "tpot", "itl", "e2e")
+                 for q in (50, 90, 95, 99)}
+SERVE_BANDS = {"replica": ("offline", SERVE_THROUGHPUT), "solve": ("server", SERVE_LATENCY),
+               "deployment": ("server", SERVE_LATENCY)}
+
+
+def add_serve(out: dict[str, np.ndarray]) -> dict:
+    """Add `<col>_low` / `<col>_high` for a serving result's throughput or latency columns (by
+    each row's form, `out['mode']`, and engine), `band_rows` and `band_estimator`; NaN where
+    the engine has no band for that form."""
+    n = len(out["mode"])
+    for c in (*SERVE_THROUGHPUT, *SERVE_LATENCY):
+        out[f"{c}_low"] = np.full(n, np.nan)
+        out[f"{c}_high"] = np.full(n, np.nan)
+    out["band_rows"] = np.full(n, np.nan)
+    out["band_estimator"] = np.full(n, None, dtype=object)
+    pairs = {(e, m) for e, m in zip(out["engine"], out["mode"]) if e is not None}
+    for engine, mode in pairs:
+        kind, columns = SERVE_BANDS[mode]
+        name = f"serve/{engine}-{kind}"
+        b = band(name)
+        if b is None:
+            continue
+        sel = (out["engine"] == engine) & (out["mode"] == mode)
+        for c, quantity in columns.items():
+            lo, hi = interval(np.asarray(out[c], dtype=float)[sel], b, quantity)
+            out[f"{c}_low"][sel], out[f"{c}_high"][sel] = lo, hi
+        out["band_rows"][sel] = b["rows"]
+        out["band_estimator"][sel] = name
+    return out
+
+
 PLAN_COLUMNS = {"step_seconds": "time", "tokens_per_s": "rate", "mfu": "rate", "hfu": "rate",
                 "tflops_per_gpu": "rate"}
 
@@ -218,8 +259,7 @@ def _entry(label: str, quantity: str, ratios: list[float], source: str, ids=()) 
             "source": source, **({"row_ids": list(ids)} if ids else {})}
 
 
-# area -> (estimator prefix, label): the areas whose held-out validation rows make bands.  A
-# serving estimator is named serve/... in published_serving.csv.
+# area -> (estimator prefix, label): the areas whose held-out validation rows make bands.
 VALIDATED_AREAS = {"training-time": ("parallel/", "the parallel step-time model, framework {}"),
                    "serving-throughput": ("serve/", "the serving model, {} (throughput)"),
                    "serving-latency": ("serve/", "the serving model, {} (latency)")}

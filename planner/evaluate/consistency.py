@@ -8,7 +8,6 @@ each, never silent.  The limits and their sources are data: planner/data/consist
   sparse peak   a peak given for a device that equals twice a built-in profile's dense figure
                 (the vendor's "with sparsity" number) and no built-in's dense one
   tokens        tokens per parameter a factor `margin` beyond the range models were trained at
-  latency       (serving) a latency target below the single-token floor: `latency_floor`
 
 Each check returns a column of warning texts (None where nothing is wrong) over n rows;
 `join` merges columns into the evaluator's `warning` column (lines separated by newlines; the
@@ -191,20 +190,6 @@ def tokens_per_param(tokens, params) -> np.ndarray:
 
 
 # --- serving (hook) ----------------------------------------------------------------------------------
-
-def latency_floor(target_seconds, floor_seconds, what: str = "--tpot") -> np.ndarray:
-    """Serving: a latency target below the single-token floor (the time one decode step takes
-    at batch 1 on the fastest replica shape: weight bytes / bandwidth).  For `planner serve`:
-    join this column into its `warning` column (the solver reports the infeasibility itself)."""
-    target = np.atleast_1d(np.asarray(target_seconds, dtype=float))
-    floor = np.broadcast_to(np.asarray(floor_seconds, dtype=float), target.shape)
-    out = np.full(len(target), None, dtype=object)
-    for i in np.flatnonzero(np.isfinite(target) & np.isfinite(floor) & (target < floor)):
-        out[i] = (f"{what} {target[i] * 1e3:.3g} ms is below the single-token latency floor "
-                  f"({floor[i] * 1e3:.3g} ms: the weights read once per token at the device's "
-                  "bandwidth); no batch size or replica count meets it")
-    return out
-
 
 # --- the training evaluator -----------------------------------------------------------------------
 

@@ -1,11 +1,12 @@
 """`planner validate`: every published figure of the reference table, predicted through the
 public API, with its relative error, and a summary per area.
 
-The table is ``planner/data/reference/published_*.csv`` (one file per area, the same columns):
+The table is ``planner/data/reference/published_*.csv`` (one file per area, the same columns),
+plus the serving rows, kept once in the serving model's own ``serving_reference.csv`` and
+turned into rows of this shape by `_serving_rows`:
 
   id, area, estimator   the row, what it measures, which estimator answers it
-  command               the public call that answers it: train, infer, params, optimal (serve
-                        when the serving model lands: `COMPUTE`)
+  command               the public call that answers it: train, infer, serve, params, optimal
   inputs                the plan keys that reproduce the published run, as a user types them
                         (``model=gpt3-175b; tokens=300B; hardware=a100-80gb; gpus=1024``);
                         ``@reference/models.toml:NAME`` and ``@reference/hf/NAME`` name shapes
@@ -40,7 +41,7 @@ import numpy as np
 from planner.errors import PlannerError
 from planner.resources import data_dir
 
-# Areas in summary order: slug -> label.  Serving rows go in published_serving.csv.
+# Areas in summary order: slug -> label.
 AREAS: dict[str, str] = {
     "parameters": "parameters",
     "flops": "FLOPs",
@@ -159,7 +160,64 @@ def load_rows() -> tuple[Row, ...]:
                             fit=_flag(r["fit"], where), circular=_flag(r["circular"], where),
                             circular_inputs=r["circular_inputs"], excluded=r["excluded"],
                             source=r["source"], notes=r["notes"], file=path.name))
+    for row in _serving_rows():
+        if row.id in seen:
+            raise PlannerError(f"{row.file}: duplicate id {row.id!r}")
+        seen.add(row.id)
+        rows.append(row)
     return tuple(rows)
+
+
+# Serving rows are kept once, in the serving model's own table (serving_reference.csv, which its
+# fit reads too); here each measured figure becomes a row whose inputs are `planner serve` keys:
+# offline -> --concurrency max, static batching -> --concurrency N (fixed lengths), server ->
+# --rate R with --replicas N (a fixed deployment under Poisson arrivals, MLPerf's LoadGen).
+SERVING_FILE = "serving_reference.csv"
+SERVING_OUTPUTS = {            # reference column -> (area, `planner serve` result column, unit)
+    "output_tokens_per_s": ("serving-throughput", "output_tokens_per_s", "tokens/s"),
+    "ttft_p50_s": ("serving-latency", "ttft_seconds_p50", "seconds"),
+    "ttft_p99_s": ("serving-latency", "ttft_seconds_p99", "seconds"),
+    "tpot_p50_s": ("serving-latency", "tpot_seconds_p50", "seconds"),
+    "tpot_p99_s": ("serving-latency", "tpot_seconds_p99", "seconds"),
+}
+
+
+def _serving_rows() -> list[Row]:
+    from planner.estimate.serving.reference import rows as reference_rows
+
+    def num(x: float) -> str:
+        return f"{x:g}" if x != int(x) else str(int(x))
+    out = []
+    for r in reference_rows():
+        inputs = {"model": r["model"], "hardware": r["hardware"], "engine": r["engine"],
+                  "tp": num(r["tp"]), "pp": num(r["pp"]), "replicas": num(r["replicas"]),
+                  "quant": r["quant"], "kv_cache": r["kv_cache"], "prompt": num(r["prompt"]),
+                  "prompt_sd": num(r["prompt_sd"]), "output": num(r["output"]),
+                  "output_sd": num(r["output_sd"]),
+                  "gpu_memory_utilization": num(r["memory_fraction"])}
+        for k in ("max_batch", "max_num_tokens"):
+            if math.isfinite(r[k]):
+                inputs[k] = num(r[k])
+        if r["kv_policy"]:
+            inputs["kv_policy"] = r["kv_policy"]
+        if r["mode"] == "server":
+            inputs["rate"] = f"{num(r['rate_per_s'])}/s"
+            measured = [k for k in SERVING_OUTPUTS if k != "output_tokens_per_s"]
+        else:                   # offline (concurrency max) or static (its fixed concurrency)
+            inputs["concurrency"] = r["concurrency"] or "max"
+            measured = ["output_tokens_per_s"]
+        for k in measured:
+            if not math.isfinite(r[k]):
+                continue
+            area, output, unit = SERVING_OUTPUTS[k]
+            out.append(Row(
+                id=f"serve-{r['row_id']}-{output}", area=area,
+                estimator=f"serve/{r['engine']}-{r['mode']}", command="serve", inputs=inputs,
+                output=output, published=r[k], unit=unit,
+                as_printed=f"{r[k]:g} {unit}", fit=r["subset"] == "fit", circular=False,
+                circular_inputs="", excluded="", source=f"{r['source']}; {r['locator']}",
+                notes=r["notes"], file=SERVING_FILE))
+    return out
 
 
 # --- models named by the table -----------------------------------------------------------------
@@ -259,6 +317,12 @@ def _infer(rows: list[Row]) -> None:
     _vectorised(planner.evaluate_infer, INFER)(rows)
 
 
+def _serve(rows: list[Row]) -> None:
+    import planner
+    from planner.plan.serve import SERVE
+    _vectorised(planner.evaluate_serve, SERVE)(rows)
+
+
 def _params(rows: list[Row]) -> None:
     import planner
     for r in rows:
@@ -274,11 +338,11 @@ def _optimal(rows: list[Row]) -> None:
 
 
 # command -> function(rows) that sets each row's `predicted` (or `failure`) through the public
-# API.  The serving work adds "serve": a function pricing its rows with `planner.serve` /
-# the serving evaluator, e.g. one `evaluate_serve(columns, n)` call for all of them.
+# API (one vectorised evaluator call per command).
 COMPUTE: dict[str, Callable[[list[Row]], None]] = {
     "train": _train,
     "infer": _infer,
+    "serve": _serve,
     "params": _params,
     "optimal": _optimal,
 }

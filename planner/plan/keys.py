@@ -326,7 +326,12 @@ def make_plan_type(name: str, table: KeyTable, doc: str, module: str = "planner.
         for key, raw in values.items():
             if key not in table or not table[key].scenario:
                 raise table.unknown_key(key, where or name)
-            parsed[key] = table[key].parse(raw, f"{where + ': ' if where else ''}{key}")
+            label = f"{where + ': ' if where else ''}{key}"
+            if table[key].multiple:            # a repeatable key: one value or a list of them
+                items = [raw] if isinstance(raw, str) or not hasattr(raw, "__iter__") else raw
+                parsed[key] = tuple(table[key].parse(v, label) for v in items)
+            else:
+                parsed[key] = table[key].parse(raw, label)
         table.check_conflicts(parsed)
         return cls(**parsed)
 
