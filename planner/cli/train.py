@@ -92,12 +92,13 @@ def _layout(r: dict) -> str:
             f"ZeRO-{r['zero']}, {r['precision']}")
 
 
-def _band(r: dict, col: str, fmt) -> str:
-    """``; typically 31.9 days to 39.4 days (-8% / +14%, 13 held-out published runs)`` where
-    the figure is predicted and its estimator has a band (planner/evaluate/bands.py)."""
+def _band(r: dict, col: str, fmt) -> list[tuple[str, str]]:
+    """A row ``typically 31.9 days to 39.4 days (-8% / +14%, 13 held-out published runs)``
+    under the figure, where it is predicted and its estimator has a band
+    (planner/evaluate/bands.py); no row otherwise."""
     from planner.evaluate.bands import describe
     text = describe(r[col], r.get(f"{col}_low"), r.get(f"{col}_high"), r.get("band_rows"), fmt)
-    return f"\n{'':22}{text}" if text else ""
+    return [("", text)] if text else []
 
 
 def human(r: dict) -> str:
@@ -126,7 +127,8 @@ def human(r: dict) -> str:
     idle = f"; {format_int(r['gpus_idle'])} idle" if r["gpus_idle"] else ""
     rows.append(("devices", f"{format_int(r['gpus'])}  ({r['gpus_how']}{idle})"))
     rows.append(("utilisation", f"MFU {r['mfu']:.3g}, HFU {r['hfu']:.3g}  "
-                 f"({r['utilisation_source']})" + _band(r, "mfu", lambda x: f"{x:.2g}")))
+                 f"({r['utilisation_source']})"))
+    rows += _band(r, "mfu", lambda x: f"{x:.2g}")
     predicted = r["step_seconds"] is not None
     if predicted:
         rows.append(("layout", _layout(r)))
@@ -142,8 +144,8 @@ def human(r: dict) -> str:
                      "it"))
     if r["deadline_seconds"]:
         rows.append(("deadline", format_duration(r["deadline_seconds"])))
-    rows.append(("wall-clock", f"{format_duration(r['seconds'])}  ({r['days']:,.4g} days)"
-                 + _band(r, "seconds", format_duration)))
+    rows.append(("wall-clock", f"{format_duration(r['seconds'])}  ({r['days']:,.4g} days)"))
+    rows += _band(r, "seconds", format_duration)
     rows.append(("device time", f"{format_int(r['gpu_hours'])} device-hours = "
                  f"{r['gpu_days']:,.4g} device-days = {r['gpu_months']:,.4g} device-months "
                  f"(730 h)"))

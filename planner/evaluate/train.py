@@ -399,7 +399,7 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
                       (by_default, default_note), (warn_idle, idle_note)])
     binds = np.isfinite(min_gpus) & (min_gpus > 1) & (need == solve.round_to_nodes(
         np.where(np.isfinite(min_gpus), min_gpus, 1), node))
-    how = choose(n, [(~solving, "given (--gpus)"),
+    how = choose(n, [(~solving, "given: --gpus"),
                      (by_default, f"sized to finish in the default "
                                   f"{format_duration(default_target)} (--budget without --gpus "
                                   "or --deadline)"),
