@@ -13,6 +13,7 @@ render.  The public API, imported lazily so ``import planner`` stays instant::
     row = planner.train(model="gpt3-175b", tokens="300B", hardware="a100-80gb", gpus=1024)
     row["days"], row["mfu"], row["tp"], row["memory_per_gpu_bytes"]
     planner.infer(model="llama-2-13b", device="m2-max-32gb", quant="Q4_K_M")["decode_tokens_per_s"]
+    planner.serve(model="llama-3.1-70b", rate="20/s", ttft="1s", tpot="50ms")["gpus"]
     planner.evaluate_train({"model": "llama-2-7b", "hardware": "h100-sxm",
                             "gpus": np.arange(8, 8200, 8), "tokens": 2e12, "mfu": 0.4},
                            n=1024, models={"llama-2-7b": spec})   # columns in, columns out
@@ -27,9 +28,9 @@ from typing import Any
 
 __version__ = "0.2.0"
 
-__all__ = ["ModelSpec", "Device", "TrainPlan", "InferPlan", "OptimalPlan", "PlannerError",
-           "load_model", "get_device", "train", "infer", "optimal", "params",
-           "evaluate_train", "evaluate_infer"]
+__all__ = ["ModelSpec", "Device", "TrainPlan", "InferPlan", "OptimalPlan", "ServePlan",
+           "PlannerError", "load_model", "get_device", "train", "infer", "optimal", "serve",
+           "params", "evaluate_train", "evaluate_infer", "evaluate_serve"]
 
 
 def load_model(name: str):
@@ -48,7 +49,9 @@ def get_device(name: str, hardware_files: tuple[str, ...] = ()):
 def _plan(kind: str, plan, keys: dict):
     from planner import plan as plans
     cls = {"train": plans.TrainPlan, "infer": plans.InferPlan}.get(kind)
-    if cls is None:
+    if kind == "serve":
+        from planner.plan.serve import ServePlan as cls
+    elif cls is None:
         from planner.plan.optimal import OptimalPlan as cls
     if plan is not None:
         return plan
@@ -71,6 +74,16 @@ def infer(plan=None, **keys: Any) -> dict:
     """One local-inference plan (an `InferPlan`, or its keys) -> its row (base units)."""
     from planner.evaluate.infer import evaluate_one
     return evaluate_one(_plan("infer", plan, keys))[0]
+
+
+def serve(plan=None, **keys: Any) -> dict:
+    """One serving plan (a `ServePlan`, or its keys) -> the row `planner serve --json` prints:
+    the cheapest deployment for ``rate`` (or a fixed one with ``replicas``), or one replica
+    under ``concurrency`` clients."""
+    from planner.evaluate.serve import evaluate_one
+    row = evaluate_one(_plan("serve", plan, keys))
+    row.pop("error", None)
+    return row
 
 
 def optimal(plan=None, **keys: Any) -> dict:
@@ -104,6 +117,13 @@ def evaluate_infer(columns: dict, n: int, models: dict | None = None,
     return evaluate(columns, n, models, hardware_files)
 
 
+def evaluate_serve(columns: dict, n: int, models: dict | None = None,
+                   hardware_files: tuple[str, ...] = ()) -> dict:
+    """The serving evaluator on `n` plans given as columns -> result columns."""
+    from planner.evaluate.serve import evaluate
+    return evaluate(columns, n, models, hardware_files)
+
+
 def __getattr__(name: str):
     """Types, imported on first use."""
     if name == "ModelSpec":
@@ -115,6 +135,9 @@ def __getattr__(name: str):
     if name in ("TrainPlan", "InferPlan"):
         from planner import plan
         return getattr(plan, name)
+    if name == "ServePlan":
+        from planner.plan.serve import ServePlan
+        return ServePlan
     if name == "OptimalPlan":
         from planner.plan.optimal import OptimalPlan
         return OptimalPlan

@@ -187,3 +187,94 @@ def test_infeasible_tpot_names_what_would_be_feasible():
     with pytest.raises(Exception) as exc:
         _solve(10, tpot=1e-4)
     assert "feasible from --tpot" in str(exc.value)
+
+
+# --- the fixed-deployment form (--rate with --replicas) -------------------------------------------
+
+MLPERF_H100 = ["llama-2-70b", "-H", "h100-sxm", "--tp", "2", "--quant", "fp8", "--kv-cache", "fp8",
+               "--engine", "trtllm", "--prompt", "400", "--prompt-sd", "300", "--output", "290",
+               "--output-sd", "250", "--replicas", "4"]
+
+
+def test_a_fixed_deployment_reports_latency_at_the_rate():
+    """MLPerf v4.1 Llama-2-70B server, 4 x (2 x H100) TRT-LLM: at half the load the figures
+    are the open loop's: the rate is the user's, latency above the single-request floor and
+    below the measured p99 at 75/s (TTFT 461 ms, TPOT 175 ms; serving_reference.csv R002)."""
+    res = CliRunner().invoke(cli, ["serve", *MLPERF_H100, "--rate", "35/s", "--json"])
+    assert res.exit_code == 0, res.output
+    rec = json.loads(res.output)
+    assert rec["mode"] == "deployment" and rec["replicas"] == 4 and rec["gpus"] == 8
+    assert rec["requests_per_s"] == pytest.approx(35)
+    assert 0 < rec["utilisation"] < 1
+    assert rec["ttft_seconds_p50"] <= rec["ttft_seconds_p99"] < 0.461
+    assert rec["tpot_seconds_p50"] <= rec["tpot_seconds_p99"] < 0.175
+
+
+def test_a_deployment_that_cannot_keep_up_is_an_error_not_a_latency():
+    res = run("serve", *MLPERF_H100, "--rate", "500/s")
+    assert res.returncode == 2 and res.stderr.startswith("Error:")
+    assert "more than the deployment sustains" in res.stderr and "--replicas" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_more_replicas_never_raise_latency():
+    import planner
+    recs = [planner.serve(model="llama-3.1-8b", hardware="h100-sxm", rate="30/s", replicas=n,
+                          prompt=1000, output=200) for n in (2, 3, 6)]
+    for a, b in zip(recs, recs[1:]):
+        assert b["ttft_seconds_p99"] <= a["ttft_seconds_p99"] * (1 + 1e-9)
+        assert b["tpot_seconds_p99"] <= a["tpot_seconds_p99"] * (1 + 1e-9)
+
+
+def test_kv_policy_reserve_holds_fewer_sequences_than_on_demand():
+    """Reserving prompt + output per sequence (TRT-LLM's GUARANTEED_NO_EVICT) admits fewer
+    sequences than paging KV as tokens arrive."""
+    import planner
+
+    def seqs(policy):
+        return planner.serve(model="llama-2-70b", hardware="h100-sxm", tp=2, quant="fp8",
+                             engine="trtllm", prompt=400, output=1000, concurrency="max",
+                             kv_policy=policy)["max_sequences"]
+    assert seqs("reserve") < seqs("on_demand")
+
+
+def test_tensorrt_llm_is_nvidia_only():
+    res = run("serve", "llama-3.1-8b", "-H", "mi300x", "--engine", "trtllm", "--concurrency", "8")
+    assert res.returncode == 2 and "NVIDIA GPUs only" in res.stderr
+    import planner
+    rec = planner.serve(model="llama-3.1-70b", rate="20/s", engine="trtllm",
+                        hardware=["mi300x", "h100-sxm"])
+    assert rec["hardware"] == "h100-sxm"
+
+
+def test_a_sweep_of_replica_plans_prices_each_row_with_its_own_lengths():
+    """Evaluate-form rows of one shape with different lengths and memory fractions (a scenario
+    sweep) each get their own KV limit - the same figures as one row at a time."""
+    import planner
+    spec = planner.load_model("llama-3.1-8b")
+    cols = {"model": "llama-3.1-8b", "hardware": "h100-sxm", "concurrency": "max",
+            "prompt": np.array([500.0, 2000.0, 500.0]), "output": 200.0,
+            "gpu_memory_utilization": np.array([0.9, 0.9, 0.6])}
+    res = planner.evaluate_serve(cols, 3, {"llama-3.1-8b": spec})
+    for i in range(3):
+        one = planner.serve(model="llama-3.1-8b", hardware="h100-sxm", concurrency="max",
+                            prompt=cols["prompt"][i], output=200,
+                            gpu_memory_utilization=cols["gpu_memory_utilization"][i])
+        for k in ("max_sequences", "kv_tokens_per_replica", "output_tokens_per_s"):
+            assert res[k][i] == pytest.approx(one[k])
+    assert res["kv_tokens_per_replica"][0] > res["kv_tokens_per_replica"][2]
+
+
+def test_serving_bands_come_from_held_out_runs():
+    """A replica's throughput carries the band of the engine's held-out offline runs, a
+    deployment's latency that of its held-out server runs (planner/data/error_bands.toml)."""
+    rec = json.loads(CliRunner().invoke(cli, ["serve", *MLPERF_H100[:-2], "--concurrency",
+                                              "max", "--json"]).output)
+    assert rec["band_estimator"] == "serve/trtllm-offline"
+    assert rec["output_tokens_per_s_low"] < rec["output_tokens_per_s"] < \
+        rec["output_tokens_per_s_high"]
+    assert rec["ttft_seconds_p99_low"] is None
+    rec = json.loads(CliRunner().invoke(cli, ["serve", *MLPERF_H100, "--rate", "35/s",
+                                              "--json"]).output)
+    assert rec["band_estimator"] == "serve/trtllm-server"
+    assert rec["ttft_seconds_p99_low"] > rec["ttft_seconds_p99"]   # it under-predicts latency

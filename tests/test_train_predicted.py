@@ -39,3 +39,18 @@ def test_global_batch_limits_scaling(cli):
     assert_user_error(cli("train", "llama-2-7b", "--tokens", "2T", "--hardware", "h100-sxm",
                           "--deadline", "6h", "--global-batch", "64"),
                       "caps data parallelism", "--global-batch")
+
+
+def test_auto_pins_in_scenarios_and_options(cli, tmp_path):
+    """Every plan dimension takes "auto" (searched), in a scenario sweep and as an option: a
+    sweep over tp = ["auto", 8] gives the free search's plan and the pinned one."""
+    f = tmp_path / "auto.toml"
+    f.write_text('model = "gpt3-175b"\n[train]\ntokens = "300B"\nhardware = "a100-80gb"\n'
+                 'gpus = 1024\ntp = ["auto", 8]\nzero = "auto"\nsequence_parallel = "auto"\n')
+    r = cli("run", f, "--json")
+    assert r.code == 0, r.err
+    free, pinned = r.json()
+    assert pinned["tp"] == 8 and free["step_seconds"] <= pinned["step_seconds"]
+    cmd = cli("train", "gpt3-175b", "--tokens", "300B", "--hardware", "a100-80gb", "--gpus",
+              "1024", "--tp", "auto", "--json").json()
+    assert cmd["tp"] == free["tp"] and cmd["seconds"] == pytest.approx(free["seconds"])

@@ -193,14 +193,14 @@ def render(r: dict) -> str:
               + ("; partial offload" if r["offload"] else "")
               + ("" if r["runs"] else "; if it fitted") + ")"]
     row("decode", f"{rate(r['decode_tokens_per_s'])} tokens/s per sequence over "
-        f"{r['context']:,} tokens of context ({_decode_note(r)})")
+        f"{r['context']:,} tokens of context ({_decode_note(r)})" + _band(r, "decode", rate))
     if r["batch"] > 1:
         row("batch throughput", f"{rate(r['throughput_tokens_per_s'])} tokens/s")
     pre = (f"{rate(r['prefill_tokens_per_s'])} tokens/s ({r['prompt_tokens']:,}-token prompt"
            + ("" if r["offload"] else f"; GEMMs at {r['prefill_efficiency']:.0%} of "
               f"{r['peak_flops'] / 1e12:,.4g} TFLOPS") + ")") \
         if r["prefill_tokens_per_s"] is not None else "n/a (give --tflops)"
-    row("prefill", pre)
+    row("prefill", pre + _band(r, "prefill", rate))
     row(f"time to first token ({r['prompt_tokens']:,})", format_duration(
         r["time_to_first_token_s"]) if r["time_to_first_token_s"] is not None and
         math.isfinite(r["time_to_first_token_s"]) else "n/a")
@@ -216,6 +216,16 @@ def render(r: dict) -> str:
     lines += ["", "GB = 1e9 bytes, GiB = 2^30 bytes.  Decode is the mean over a conversation "
               "that fills the context (the cache half full on average)."]
     return "\n".join(lines)
+
+
+def _band(r: dict, step: str, fmt) -> str:
+    """``; typically 103 to 131 (-9% / +10%, 39 held-out rows)``: the leave-one-device-out
+    error band of the fitted constants (planner/evaluate/bands.py); empty without one."""
+    from planner.evaluate.bands import describe
+    col = f"{step}_tokens_per_s"
+    text = describe(r.get(col), r.get(f"{col}_low"), r.get(f"{col}_high"),
+                    r.get(f"{step}_band_rows"), fmt, "held-out measurements")
+    return f"; {text}" if text else ""
 
 
 def _decode_note(r: dict) -> str:
@@ -370,7 +380,6 @@ def record(row: dict, plan=None) -> dict:
     """The `--json` record of one inference row: the evaluator's columns (base units) plus the
     names earlier versions used (kv_cache_type, prompt_tokens, gpus_needed, ...)."""
     from planner.estimate.quant import kv_bytes_per_element
-    from planner.model.resolve import resolve_model
     rec = dict(row)
     for k in INTEGERS:
         rec[k] = None if row[k] is None else int(row[k])
@@ -388,5 +397,5 @@ def record(row: dict, plan=None) -> dict:
     gpus = {q: row[f"gpus_needed_{q}"] for q in ("fp16", "int8", "int4")}
     gpus.setdefault(row["quant"], row["gpus_needed_quant"])
     rec["gpus_needed"] = {q: None if v is None else int(v) for q, v in gpus.items()}
-    rec["model_context"] = resolve_model(row["model"]).context if plan is not None else None
+    rec["model_context"] = None if row.get("model_context") is None else int(row["model_context"])
     return rec

@@ -55,8 +55,14 @@ def render(r: dict) -> str:
         c = r["cheapest"]
         lines.append(f"Cheapest (fewest GPU-seconds per token): {c['gpus']} GPUs, tp {c['tp']} "
                      f"pp {c['pp']} dp {c['dp']}, {c['tokens_per_s']:,.0f} tokens/s.")
-    lines += ["", "MFU counts 6N FLOPs per token; HFU adds recomputation (Narayanan et al. 2021 "
-              "eq. 3). Accuracy: see `python -m planner.estimate.parallel.reference`."]
+    from planner.evaluate.bands import describe
+    band = describe(best["step_seconds"], best.get("step_seconds_low"),
+                    best.get("step_seconds_high"), best.get("band_rows"), _seconds)
+    lines += ["", f"Step time of plan 1: {_seconds(total)}, " + (
+              band + f" of framework {h['framework']}; `planner validate --area training-time`"
+              if band else f"not validated for framework {h['framework']}") + "."]
+    lines += ["MFU counts 6N FLOPs per token; HFU adds recomputation (Narayanan et al. 2021 "
+              "eq. 3). Accuracy: `planner validate --area training-time`."]
     return "\n".join(lines)
 
 
@@ -93,6 +99,9 @@ def parallel(fmt, as_json, **values) -> None:
     result = search(spec, device, counts if len(counts) > 1 else counts[0], p.global_batch,
                     seq, p.pins, top=top, framework=p.framework)
     fw = p.framework
+    from planner.evaluate.bands import plan_values  # issue 14: held-out error bands
+    for plan_ in result["plans"]:
+        plan_.update(plan_values(plan_, fw.name))
     record = {"inputs": {"model": spec.name, "hardware": device.name,
                          "gpus": counts[0] if len(counts) == 1 else counts,
                          "global_batch": p.global_batch, "seq_len": seq,

@@ -18,6 +18,15 @@ def _n(x, digits: int = 0) -> str:
     return "n/a" if x is None else f"{x:,.{digits}f}"
 
 
+def _band(r: dict, col: str, fmt) -> list[str]:
+    """``  typically A to B (-x% / +y%, N held-out published runs)``, or nothing: the error
+    band of a predicted figure (planner/evaluate/bands.py)."""
+    from planner.evaluate.bands import describe
+    text = describe(r.get(col), r.get(f"{col}_low"), r.get(f"{col}_high"), r.get("band_rows"),
+                    fmt, "held-out published runs")
+    return [f"  {text}"] if text else []
+
+
 def render(r: dict) -> str:
     shape = f"TP {r['tp']:.0f} x PP {r['pp']:.0f}" + (f" (EP {r['ep']:.0f})" if r["ep"] > 1
                                                       else "")
@@ -30,11 +39,20 @@ def render(r: dict) -> str:
         lines.append("")
         cost = "" if r["cost_usd_per_hour"] is None else \
             f", ${r['cost_usd_per_hour']:,.2f}/h"
-        lines.append(f"Cheapest: {r['replicas']:.0f} x {r['hardware']} {shape} replicas = "
-                     f"{r['gpus']:.0f} GPUs, {r['quant']} weights, KV {r['kv_cache']}{cost}")
+        many = "s" if r["replicas"] != 1 else ""
+        lines.append(f"Cheapest: {r['replicas']:.0f} x {r['hardware']} {shape} replica{many} = "
+                     f"{r['gpus']:.0f} GPU{'s' if r['gpus'] != 1 else ''}, {r['quant']} weights, KV {r['kv_cache']}{cost}")
         lines.append(f"  per replica: capacity {r['replica_capacity_per_s']:,.3g} requests/s, "
                      f"running at {r['utilisation']:.0%}; limited by {r['binding']} "
                      f"(decode step {r['bound']}-bound)")
+    elif r["mode"] == "deployment":
+        lines.append(f"{r['model']} on {r['replicas']:.0f} x {r['hardware']} {shape}, "
+                     f"{r['quant']} weights, KV {r['kv_cache']}, {r['engine']}; Poisson "
+                     f"arrivals at {r['rate_per_s']:,.3g} requests/s "
+                     f"({r['prompt']:,.0f} prompt / {r['output']:,.0f} output tokens)")
+        lines.append(f"  per replica: capacity {r['replica_capacity_per_s']:,.3g} requests/s, "
+                     f"running at {r['utilisation']:.0%}; KV cache holds "
+                     f"{r['max_sequences']:,.0f} sequences; decode step {r['bound']}-bound")
     else:
         lines.append(f"{r['model']} on {r['replicas']:.0f} x {r['hardware']} {shape}, "
                      f"{r['quant']} weights, KV {r['kv_cache']}, {r['engine']}; "
@@ -46,6 +64,7 @@ def render(r: dict) -> str:
               f"  output tokens/s        {_n(r['output_tokens_per_s'])}  "
               f"({_n(r['output_tokens_per_s_per_gpu'])} per GPU, "
               f"{_n(r['output_tokens_per_s_per_user'], 1)} per user)",
+              *_band(r, "output_tokens_per_s", lambda x: f"{x:,.0f} output tokens/s"),
               f"  total tokens/s         {_n(r['total_tokens_per_s'])}",
               f"  requests/s             {r['requests_per_s']:,.3g}",
               f"  mean decode batch      {_n(r['batch'], 1)} per replica", "",
@@ -55,6 +74,8 @@ def render(r: dict) -> str:
         lines.append(f"  {label:<14}{_t(mean) if mean is not None else '':>9} "
                      f"{_t(r[f'{m}_seconds_p50']):>9} {_t(r[f'{m}_seconds_p90']):>9} "
                      f"{_t(r[f'{m}_seconds_p99']):>9}")
+    lines += _band(r, "ttft_seconds_p99", lambda x: f"{_t(x)} p99 TTFT")
+    lines += _band(r, "tpot_seconds_p99", lambda x: f"{_t(x)} p99 TPOT")
     if r["cost_usd_per_hour"] is not None:
         lines += ["", f"Cost  ${r['cost_usd_per_hour']:,.2f}/h at "
                       f"${r['price_usd_per_gpu_hour']:,.2f} per GPU-hour; "

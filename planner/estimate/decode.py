@@ -61,21 +61,8 @@ from planner.resources import data_dir
 
 BACKEND_FILE = "decode_backends.toml"
 
-# Kernel families: quantisation types whose kernels cost alike (llama.cpp's mmvq/mul_mv kernels
-# differ per block layout: k-quants unpack 6-bit scales per 16-32 weights, the legacy 32-weight
-# blocks a single scale).
-QUANT_FAMILY = {
-    "fp32": "f32", "fp16": "f16", "bf16": "f16",
-    "fp8": "q8", "int8": "q8", "Q8_0": "q8",
-    "int4": "legacy", "nf4": "legacy",
-    "Q4_0": "legacy", "Q4_1": "legacy", "Q5_0": "legacy", "Q5_1": "legacy",
-    "Q2_K": "kquant", "Q3_K_S": "kquant", "Q3_K_M": "kquant", "Q3_K_L": "kquant",
-    "Q4_K_S": "kquant", "Q4_K_M": "kquant", "Q5_K_S": "kquant", "Q5_K_M": "kquant",
-    "Q6_K": "kquant",
-    # 4-bit floating point with block scales (NVFP4: e2m1 + an fp8 scale per 16; MXFP4: e2m1 +
-    # an e8m0 scale per 32, OCP MX spec v1.0): Blackwell tensor cores multiply them natively.
-    "fp4": "fp4", "nvfp4": "fp4", "mxfp4": "fp4",
-}
+# Kernel families (quantisation types whose kernels cost alike): data, in
+# decode_backends.toml [quant_family].
 FAMILIES = ("f32", "f16", "q8", "legacy", "kquant", "fp4")
 
 
@@ -85,6 +72,9 @@ FAMILIES = ("f32", "f16", "q8", "legacy", "kquant", "fp4")
 def backend_data() -> dict:
     """planner/data/decode_backends.toml as a dict."""
     return tomllib.loads((data_dir("data") / BACKEND_FILE).read_text(encoding="utf-8"))
+
+
+QUANT_FAMILY: dict[str, str] = backend_data()["quant_family"]
 
 
 def backend_names() -> list[str]:

@@ -142,7 +142,7 @@ def kv_types() -> dict[str, float]:
 
 def kv_bytes_per_element(kv_type: str) -> float:
     table = kv_types()
-    aliases = {"fp16": "f16", "fp32": "f32", "float16": "f16", "half": "f16"}
+    aliases = inference_data().get("kv_aliases", {})
     key = aliases.get(str(kv_type).lower(), str(kv_type).lower())
     if key not in table:
         raise unknown("KV-cache type", str(kv_type), list(table))

@@ -40,6 +40,7 @@ from planner.evaluate.columns import (Cat, Errors, answered, combinations, numer
                                       plan_inputs)
 from planner.plan.defaults import defaults
 from planner.plan.infer import INFER
+from planner.evaluate.bands import INFER_BAND_COLUMNS  # issue 14: error bands of the speeds
 
 CATEGORICAL = INFER.categorical
 GPUS_FOR = ("fp16", "int8", "int4")
@@ -56,7 +57,7 @@ FLOAT_COLUMNS = (
     "roofline_batch_weights_only", *(f"gpus_needed_{q}" for q in GPUS_FOR), "gpus_needed_quant",
     "decode_error_median", "decode_error_worst", "prefill_error_median", "n_layers",
     "gpu_layers", "ram_layers", "offload_gpu_bytes", "offload_ram_bytes",
-    "ram_bandwidth_bytes_per_s", "ram_usable_bytes")
+    "ram_bandwidth_bytes_per_s", "ram_usable_bytes", *INFER_BAND_COLUMNS)
 # Verdicts: bool columns, object (None where there is no device) when some row has none.
 BOOL_COLUMNS = ("fits", "runs", "offload", "decode_compute_bound", "unified_memory")
 TEXT_COLUMNS = ("device", "device_kind", "inference_backend", "decode_bound", "quant",
@@ -264,6 +265,10 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
             col[~has_device] = None
             out[k] = col
     out["model"] = cats[0].column()
+    model_cat = cats[0]
+    out["model_context"] = np.asarray(
+        [models[m].context if m in models else np.nan for m in model_cat.values],
+        dtype=float)[model_cat.index]
     out["error"] = err.reason
     return out
 
@@ -453,6 +458,12 @@ def _on_device(c: Combo, cols: dict, n: int, rows: np.ndarray, ctx, batch, promp
         "prefill_tokens_per_s": pre["tokens_per_s"], "time_to_first_token_s": pre["seconds"]})
     values.update(_limits(c, ctx, batch, work, hw, be, dctx))
     values.update(_offload(c, cols, n, rows, ctx, batch, prompt, resident, fits, err, values))
+    # Issue 14: the held-out error band of the fitted constants for this class of device; none
+    # for partial offload or a user-given efficiency (planner/evaluate/bands.py).
+    from planner.evaluate.bands import infer_values
+    own = np.isnan(numeric(cols, "efficiency", n)[rows]) & \
+        np.isnan(numeric(cols, "prefill_efficiency", n)[rows]) & ~np.asarray(values.get("offload", False), dtype=bool)
+    values.update(infer_values(values, c.backend, dev.category, dev.vendor, own))
     return values
 
 

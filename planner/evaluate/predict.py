@@ -182,6 +182,19 @@ class Predictor:
                 f"{format_duration(deadline)}{stall}; up to --max-gpus {hi:,.0f} were tried")
 
 
+def _no_plan(P: Predictor, devices: float, reason: str | None, min_gpus: float) -> str:
+    """Why no parallel plan answers on `devices` devices, and what would."""
+    reason = reason or "no parallel plan answers"
+    if not reason.startswith("no plan fits"):
+        return reason
+    from planner.units import format_bytes
+    hint = (f"; try --gpus {min_gpus:,.0f} or more (the memory rule's minimum), "
+            if math.isfinite(min_gpus) else "; try ")
+    return (f"{P.spec.name} does not fit in {format_bytes(P.device.memory_bytes)} of "
+            f"{P.device.name} on {devices:,.0f} devices at any parallel layout ("
+            f"{reason.split(' (')[0]}){hint}a shorter --seq-len, or a device with more memory")
+
+
 def predictor(spec, device, seq_len: int, inputs: dict) -> Predictor:
     """The Predictor of one combination: the global batch in sequences (given, or the
     default tokens / seq_len rounded down to whole sequences), the pinned dimensions."""
@@ -291,7 +304,7 @@ def evaluate_rows(mask, combos, code, tokens, budget, price, deadline, gpus_in, 
             plan = res["plan"][i]
             if plan is None:
                 if out["error"][r] is None:
-                    out["error"][r] = res["reason"][i] or "no parallel plan answers"
+                    out["error"][r] = _no_plan(P, alloc[i], res["reason"][i], min_gpus[r])
                 continue
             out["source"][r] = src
             out["optimizer_mode"][r] = P.state_note

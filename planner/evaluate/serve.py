@@ -6,9 +6,11 @@ devices, engine, precision, TP/PP, limits); per group the candidate replica shap
 once, and per distinct request mix and targets the solver's capacities are computed once, so
 a sweep over rates is one bisection and a gather.
 
-Two forms per row:
-  solve    (--rate): the cheapest deployment meeting --ttft/--tpot at --percentile
-  replica  (--concurrency N|max): one replica of the given shape under N closed-loop clients
+Three forms per row:
+  solve       (--rate): the cheapest deployment meeting --ttft/--tpot at --percentile
+  deployment  (--rate with --replicas): a fixed deployment of the given shape under Poisson
+              arrivals at the rate - its throughput and latency (MLPerf's server scenario)
+  replica     (--concurrency N|max): one replica of the given shape under N closed-loop clients
 """
 from __future__ import annotations
 
@@ -78,7 +80,11 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
             if c["concurrency"] is not None:
                 _replica_rows(c, rows, nums, models, files, out)
             elif np.isfinite(nums["rate"][rows]).any():
-                _solve_rows(c, rows, nums, models, files, out, err)
+                fixed = np.isfinite(nums["replicas"][rows])
+                if fixed.any():
+                    _deployment_rows(c, rows[fixed], nums, models, files, out, err)
+                if not fixed.all():
+                    _solve_rows(c, rows[~fixed], nums, models, files, out, err)
             else:
                 raise PlannerError("give --rate R (the cheapest deployment for R requests/s) or "
                                    "--concurrency N|max (one replica under N clients)")
@@ -87,7 +93,9 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
             mask[rows] = True
             err.add(mask, str(exc))
     out["error"] = err.reason
-    return out
+    # the empirical error band of the predicted throughput/latency (planner/evaluate/bands.py)
+    from planner.evaluate import bands
+    return bands.add_serve(out)
 
 
 def _spec(c, models):
@@ -114,34 +122,87 @@ def _check_rows(nums, rows) -> None:
         raise PlannerError(f"--rate {rate[bad][0]:g} must be > 0 requests/s (e.g. 20/s)")
 
 
-def _replica_rows(c, rows, nums, models, files, out) -> None:
-    """One replica of a fixed shape under closed-loop clients."""
+MIX_KEYS = ("prompt", "output", "prompt_sd", "output_sd")
+
+
+def _by_values(rows, nums, keys):
+    """The rows split by their distinct values of `keys`: (sub-rows, {key: value}) pairs, so
+    what depends only on those values (memory, the KV limit, capacities) is built once each."""
+    table = np.column_stack([nums[k][rows] for k in keys])
+    table = np.where(np.isnan(table), -1.0, table)
+    uniq, inv = np.unique(table, axis=0, return_inverse=True)
+    inv = inv.ravel()
+    for g in range(len(uniq)):
+        yield rows[inv == g], dict(zip(keys, uniq[g].tolist()))
+
+
+def _one_shape(c, v, models, files, form: str):
+    """The single replica shape the evaluate forms price: one device, --tp/--pp (default 1),
+    --quant (default bf16), kept even where the solver's precision rules would drop it."""
     from planner.estimate.serving import load as L, solve as SV
     spec = _spec(c, models)
     devs = _devices(c["hardware"], files)
     if c["hardware"] is None or len(devs) != 1:
-        raise PlannerError("--concurrency evaluates one replica: give one --hardware NAME")
+        raise PlannerError(f"{form}: give one --hardware NAME")
     prec = c["quant"] or "bf16"
     tp, pp = int(c["tp"] or 1), int(c["pp"] or 1)
-    mix = _mix(nums, rows)
-    util = nums["gpu_memory_utilization"][rows]
+    mix = L.Mix(*(v[k] for k in MIX_KEYS))
     cand = SV.build(spec, devs, c["engine"], (prec,), (tp,), (pp,), c["kv_cache"],
-                    util, mix, c["max_batch"], c["max_num_tokens"], c["price"], strict=True)
+                    v["gpu_memory_utilization"], mix, c["max_batch"], c["max_num_tokens"],
+                    c["price"], strict=True, kv_policy=c["kv_policy"])
     if len(cand) == 0:
-        reason = cand.rejected[0][4] if cand.rejected else "it does not fit"
+        reason = cand.rejected[0][4] if cand.rejected else "weights do not fit"
+        hint = {"weights do not fit": " (memory bound); try a larger --tp/--pp or a smaller "
+                "--quant", "TensorRT-LLM runs on NVIDIA GPUs only": "; use --engine vllm or "
+                "sglang"}.get(reason, "")
         raise PlannerError(f"{spec.name} at {prec} on TP {tp} x PP {pp} {devs[0].name}: "
-                           f"{reason} (memory bound); try a larger --tp/--pp or a smaller "
-                           "--quant")
-    clients = np.full(len(rows), np.nan)
-    if c["concurrency"] == "max":
-        clients = np.broadcast_to(cand.limit, len(rows)).astype(float)
-    else:
-        clients[:] = float(c["concurrency"])
-    res = L.closed_loop(cand.rep, mix, clients, cand.budget, cand.limit)
-    replicas = np.where(np.isfinite(nums["replicas"][rows]), nums["replicas"][rows], 1.0)
-    _fill(out, rows, res, cand, 0, replicas, mix, "replica", spec, c)
-    out["concurrency"][rows] = clients
-    out["utilisation"][rows] = np.nan
+                           f"{reason}{hint}")
+    return spec, mix, cand
+
+
+def _deployment_rows(c, rows, nums, models, files, out, err) -> None:
+    """A fixed deployment (--replicas of one shape) under Poisson arrivals at --rate, split
+    evenly over the replicas."""
+    from planner.estimate.serving import load as L
+    _check_rows(nums, rows)
+    keys = MIX_KEYS + ("gpu_memory_utilization", "percentile")
+    for sub, v in _by_values(rows, nums, keys):
+        spec, mix, cand = _one_shape(c, v, models, files,
+                                     "--rate with --replicas evaluates a fixed deployment")
+        reps, rate = nums["replicas"][sub], nums["rate"][sub]
+        res = L.open_loop(cand.rep, mix, rate / reps, cand.budget, cand.limit,
+                          v["percentile"])
+        # the most a replica sustains at these lengths: a closed loop at its sequence limit
+        most = float(L.closed_loop(cand.rep, mix, cand.limit, cand.budget,
+                                   cand.limit)["rate"][0])
+        _fill(out, sub, res, cand, 0, reps, mix, "deployment", spec, c, v["percentile"])
+        out["replica_capacity_per_s"][sub] = most
+        out["utilisation"][sub] = rate / (reps * most)
+        out["rate_per_s"][sub] = rate
+        over = ~np.broadcast_to(np.asarray(res["stable"], dtype=bool), sub.shape)
+        if over.any():
+            mask = np.zeros(len(err.reason), dtype=bool)
+            mask[sub[over]] = True
+            err.add(mask, lambda r: (
+                f"--rate {nums['rate'][r]:,.4g}/s over {nums['replicas'][r]:,.0f} replicas "
+                f"is more than the deployment sustains ({nums['replicas'][r] * most:,.4g} "
+                "requests/s at these lengths): the queue grows without bound; give more "
+                "--replicas, or drop --replicas to solve for them"))
+
+
+def _replica_rows(c, rows, nums, models, files, out) -> None:
+    """One replica of a fixed shape under closed-loop clients."""
+    from planner.estimate.serving import load as L
+    for sub, v in _by_values(rows, nums, MIX_KEYS + ("gpu_memory_utilization",)):
+        spec, mix, cand = _one_shape(c, v, models, files,
+                                     "--concurrency evaluates one replica")
+        clients = np.full(len(sub), float(cand.limit[0]) if c["concurrency"] == "max"
+                          else float(c["concurrency"]))
+        res = L.closed_loop(cand.rep, mix, clients, cand.budget, cand.limit)
+        replicas = np.where(np.isfinite(nums["replicas"][sub]), nums["replicas"][sub], 1.0)
+        _fill(out, sub, res, cand, 0, replicas, mix, "replica", spec, c)
+        out["concurrency"][sub] = clients
+        out["utilisation"][sub] = np.nan
 
 
 def _solve_rows(c, rows, nums, models, files, out, err) -> None:
@@ -157,22 +218,15 @@ def _solve_rows(c, rows, nums, models, files, out, err) -> None:
     D = serving_data()["defaults"]
     tps = (int(c["tp"]),) if c["tp"] else tuple(D["tp"])
     pps = (int(c["pp"]),) if c["pp"] else tuple(D["pp"])
-    keys = ("prompt", "output", "prompt_sd", "output_sd", "ttft", "tpot", "percentile",
-            "gpu_memory_utilization")
-    table = np.column_stack([nums[k][rows] for k in keys])
-    table = np.where(np.isnan(table), -1.0, table)
-    uniq, inv = np.unique(table, axis=0, return_inverse=True)
-    inv = inv.ravel()
-    for g in range(len(uniq)):
-        sub = rows[inv == g]
-        v = dict(zip(keys, uniq[g]))
+    keys = MIX_KEYS + ("ttft", "tpot", "percentile", "gpu_memory_utilization")
+    for sub, v in _by_values(rows, nums, keys):
         ttft = v["ttft"] if v["ttft"] > 0 else SV.DEFAULT_TTFT
         tpot = v["tpot"] if v["tpot"] > 0 else SV.DEFAULT_TPOT
         pct = v["percentile"]
         mix = L.Mix(v["prompt"], v["output"], v["prompt_sd"], v["output_sd"])
         cand = SV.build(spec, devs, c["engine"], _precisions(c), tps, pps, c["kv_cache"],
                         v["gpu_memory_utilization"], mix, c["max_batch"], c["max_num_tokens"],
-                        c["price"])
+                        c["price"], kv_policy=c["kv_policy"])
         if len(cand) == 0:
             raise PlannerError(SV.infeasible_message(cand, {}, ttft, tpot, pct, spec.name))
         cap = SV.capacity(cand, mix, ttft, tpot, pct)

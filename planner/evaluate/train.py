@@ -399,7 +399,7 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
                       (by_default, default_note), (warn_idle, idle_note)])
     binds = np.isfinite(min_gpus) & (min_gpus > 1) & (need == solve.round_to_nodes(
         np.where(np.isfinite(min_gpus), min_gpus, 1), node))
-    how = choose(n, [(~solving, "given (--gpus)"),
+    how = choose(n, [(~solving, "given: --gpus"),
                      (by_default, f"sized to finish in the default "
                                   f"{format_duration(default_target)} (--budget without --gpus "
                                   "or --deadline)"),
@@ -439,7 +439,7 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
                           "utilisation")], how)
         util_src = choose(n, [(predict, pred["source"])], util_src)
         opt_note = choose(n, [(predict, pred["optimizer_mode"])], opt_note)
-    return {
+    out = {
         "model": cats[0].column(),
         "device": device_name,
         "precision": chosen["precision"],
@@ -509,6 +509,12 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
         "error": err.reason,
         "warning": warn,
     }
+    # Issue 14: consistency warnings (planner/evaluate/consistency.py) joined to `warning`, and
+    # the empirical error band of a predicted time/utilisation (planner/evaluate/bands.py).
+    from planner.evaluate import bands, consistency
+    out["warning"] = consistency.train(out, combos, code)
+    bands.add_train(out, predict, cats[CATEGORICAL.index("framework")])
+    return out
 
 
 def _flags(cat: Cat) -> np.ndarray:

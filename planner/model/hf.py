@@ -57,9 +57,21 @@ _META_KEYS = ("torch_dtype", "dtype", "rope_theta", "partial_rotary_factor", "ro
 def read_config(path: Path) -> dict:
     """Parse a config.json into a dict: a regular UTF-8 file of at most 4 MiB, nested at most
     64 deep, with the line and column of any JSON error."""
-    data = safe_io.read_json(path, "config file", MAX_CONFIG_BYTES)
+    return _mapping(safe_io.read_json(path, "config file", MAX_CONFIG_BYTES), str(path))
+
+
+def parse_config(text: str, where: str = CONFIG_NAME) -> dict:
+    """A config.json's text (pasted into the web page) -> its mapping, under the same limits as
+    a file: at most 4 MiB, nested at most 64 deep; errors name `where`."""
+    if len(text.encode("utf-8", "replace")) > MAX_CONFIG_BYTES:
+        raise PlannerError(f"{where} is larger than the {MAX_CONFIG_BYTES // 2**20} MiB a "
+                           "config.json can be")
+    return _mapping(safe_io.parse_json(text, where), where)
+
+
+def _mapping(data, where: str) -> dict:
     if not isinstance(data, dict):
-        raise PlannerError(f"{path} is not a JSON object (a Hugging Face config.json maps "
+        raise PlannerError(f"{where} is not a JSON object (a Hugging Face config.json maps "
                            "keys such as model_type and hidden_size to values)")
     return data
 

@@ -2,10 +2,17 @@
 
 MODEL is a zoo name (case-insensitive), a path to a Hugging Face ``config.json`` or a folder
 holding one, or a model TOML file (same keys as the zoo).
+
+`offline_models(specs)` is for callers that must not touch the file system on a user's behalf
+(the web page, `planner ui`): inside it MODEL is one of `specs` (a pasted config.json) or a zoo
+name, and is never read as a path.
 """
 from __future__ import annotations
 
+import contextlib
+from contextvars import ContextVar
 from pathlib import Path
+from typing import Iterator
 
 from planner.model import zoo
 from planner.errors import PlannerError
@@ -15,10 +22,29 @@ from planner.model.spec import ModelSpec
 MAX_MODEL_ARG = 1000  # a path or a name; longer is not a model
 
 
+_OFFLINE: ContextVar[dict[str, ModelSpec] | None] = ContextVar("planner_offline_models",
+                                                              default=None)
+
+
+@contextlib.contextmanager
+def offline_models(specs: dict[str, ModelSpec] | None = None) -> Iterator[None]:
+    """Within the block (this thread or task only), `resolve_model` answers from `specs` by
+    exact name, else from the zoo, and never looks at a file."""
+    token = _OFFLINE.set(dict(specs or {}))
+    try:
+        yield
+    finally:
+        _OFFLINE.reset(token)
+
+
 def resolve_model(text: str) -> ModelSpec:
     """The MODEL argument as a `ModelSpec`.  A reported (unconfirmed) architecture such as
     GPT-4 is announced on stderr, so every command that uses it says so."""
-    spec = _resolve(text)
+    offline = _OFFLINE.get()
+    if offline is not None:
+        spec = offline[text] if text in offline else zoo.get(text)
+    else:
+        spec = _resolve(text)
     if spec.reported:
         _announce(spec)
     return spec

@@ -86,6 +86,7 @@ class Key:
     multiple: bool = False             # repeatable option (a tuple of values)
     sweepable: bool = True             # may be a list / range in a scenario
     parser: Callable[[Any, str], Any] | None = None   # instead of PARSERS[kind]
+    auto: bool = False                 # "auto" means not given (the dimension is searched)
 
     @property
     def flag(self) -> str:
@@ -98,6 +99,8 @@ class Key:
     def parse(self, raw: Any, what: str | None = None) -> Any:
         """`raw` (text from the command line or a TOML value) -> the checked base-unit value."""
         what = what or self.name
+        if self.auto and isinstance(raw, str) and raw.strip().lower() == "auto":
+            return None
         if self.kind == "choice":
             text = _text(raw, what).lower()
             valid = {str(c).lower(): c for c in self.choices}
@@ -259,6 +262,8 @@ class KeyTable:
             key = self.by_name[name]
             if key.multiple:
                 out[name] = tuple(key.parse(r, key.flag) for r in raw)
+            elif key.auto and isinstance(raw, str) and raw.strip().lower() == "auto":
+                continue
             elif key.kind == "flag":
                 out[name] = bool(raw)
             else:
@@ -337,7 +342,12 @@ def make_plan_type(name: str, table: KeyTable, doc: str, module: str = "planner.
         for key, raw in values.items():
             if key not in table or not table[key].scenario:
                 raise table.unknown_key(key, where or name)
-            parsed[key] = table[key].parse(raw, f"{where + ': ' if where else ''}{key}")
+            label = f"{where + ': ' if where else ''}{key}"
+            if table[key].multiple:            # a repeatable key: one value or a list of them
+                items = [raw] if isinstance(raw, str) or not hasattr(raw, "__iter__") else raw
+                parsed[key] = tuple(table[key].parse(v, label) for v in items)
+            else:
+                parsed[key] = table[key].parse(raw, label)
         table.check_conflicts(parsed)
         return cls(**parsed)
 

@@ -112,7 +112,9 @@ SERVE = KeyTable("serve", argument="model", keys=[
         categorical=True, default_text="searched: 1, 2, 4, 8 (evaluate form: 1)"),
     Key("pp", "count", "Pipeline-parallel stages per replica.", lower=1, upper=64,
         integer=True, categorical=True, default_text="searched: 1, 2 (evaluate form: 1)"),
-    Key("replicas", "count", "Replicas (evaluate form; the solve form finds it).", lower=1,
+    Key("replicas", "count", "Replicas: with --concurrency, copies of the replica; with "
+        "--rate, a fixed deployment whose latency at that rate is reported (without it the "
+        "solver finds the count).", lower=1,
         upper=1e6, integer=True),
     Key("gpu_memory_utilization", "number", "Fraction of GPU memory the engine may use "
         "(vLLM's --gpu-memory-utilization; TRT-LLM: of the memory left after the weights).",
@@ -123,6 +125,10 @@ SERVE = KeyTable("serve", argument="model", keys=[
     Key("max_num_tokens", "count", "Tokens per step, prefill chunk included "
         "(max_num_batched_tokens).", lower=16, upper=1e7, integer=True, categorical=True,
         default_text="the engine's (8192)"),
+    Key("kv_policy", "choice", "When the engine admits a sequence: reserve (room for prompt "
+        "+ output up front; TRT-LLM's GUARANTEED_NO_EVICT) or on_demand (KV pages as tokens "
+        "arrive; vLLM, SGLang).", choices=("reserve", "on_demand"), categorical=True,
+        default_text="the engine's"),
     Key("price", "price", "Price per GPU-hour (overrides the profiles').", unit="USD/h",
         lower=0, upper=1e5, categorical=True, example="'$2.50/h'"),
 ], conflicts=[

@@ -55,7 +55,7 @@ TRAIN = KeyTable("train", argument="model", keys=[
         unit="bytes/s", lower=0, lower_open=True, upper=1e16, categorical=True, example="2TB/s"),
     Key("tdp", "number", "Device power for energy (ad-hoc or override).", unit="W", lower=0,
         upper=1e5, categorical=True, example="700"),
-    Key("precision", "choice", "Training precision.", choices=PRECISIONS, categorical=True,
+    Key("precision", "choice", "Training precision.", choices=PRECISIONS, categorical=True, auto=True,
         default_text="the device's bf16, else fp16, else fp32"),
     Key("gpus", "count", "Number of devices.", unit="devices", lower=1, upper=1e7,
         integer=True, example="1024"),
@@ -80,7 +80,7 @@ TRAIN = KeyTable("train", argument="model", keys=[
     Key("non_embedding", "flag", "Use Kaplan's non-embedding N in 6ND.", categorical=True),
     Key("recompute", "choice", "Activation recomputation: none (hardware FLOPs = 6ND), "
         "selective (attention scores only; Korthikanti et al. 2022) or full (8ND; Narayanan "
-        "et al. 2021).", choices=RECOMPUTE, categorical=True,
+        "et al. 2021).", choices=RECOMPUTE, categorical=True, auto=True,
         default_text="searched when predicted; selective with --mfu/--hfu and a MODEL, none "
         "with a bare --flops/--params"),
     Key("seq_len", "count", "Sequence length.", unit="tokens", lower=1, upper=1e8,
@@ -92,26 +92,26 @@ TRAIN = KeyTable("train", argument="model", keys=[
         upper=1e11, integer=True, categorical=True, default=D["global_batch_tokens"],
         example="4M"),
     Key("micro_batch", "count", "Micro-batch size per device.", unit="sequences", lower=1,
-        upper=1e6, integer=True, categorical=True,
+        upper=1e6, integer=True, categorical=True, auto=True,
         default_text="1 with --mfu/--hfu; searched otherwise"),
     Key("tp", "count", "Tensor-parallel degree.", lower=1, upper=4096, integer=True,
-        categorical=True, default_text="searched"),
+        categorical=True, auto=True, default_text="searched"),
     Key("pp", "count", "Pipeline-parallel degree.", lower=1, upper=4096, integer=True,
-        categorical=True, default_text="searched"),
+        categorical=True, auto=True, default_text="searched"),
     Key("dp", "count", "Data-parallel degree (pins the predicted plan).", lower=1,
-        upper=1e7, integer=True, categorical=True, default_text="searched"),
+        upper=1e7, integer=True, categorical=True, auto=True, default_text="searched"),
     Key("cp", "count", "Context-parallel degree (ring attention; pins the predicted plan).",
-        lower=1, upper=64, integer=True, categorical=True, default_text="searched"),
+        lower=1, upper=64, integer=True, categorical=True, auto=True, default_text="searched"),
     Key("ep", "count", "Expert-parallel degree (MoE; pins the predicted plan).", lower=1,
-        upper=4096, integer=True, categorical=True, default_text="searched"),
+        upper=4096, integer=True, categorical=True, auto=True, default_text="searched"),
     Key("interleave", "count", "Virtual pipeline stages per device (interleaved 1F1B; pins the "
-        "predicted plan).", lower=1, upper=8, integer=True, categorical=True,
+        "predicted plan).", lower=1, upper=8, integer=True, categorical=True, auto=True,
         default_text="searched"),
     Key("zero", "count", "ZeRO stage, sharding over the data-parallel ranks (Rajbhandari et "
-        "al. 2020).", lower=0, upper=3, integer=True, categorical=True,
+        "al. 2020).", lower=0, upper=3, integer=True, categorical=True, auto=True,
         default_text=f"{D['zero']} with --mfu/--hfu; searched otherwise"),
     Key("sequence_parallel", "flag", "Megatron sequence parallelism with TP (Korthikanti et "
-        "al. 2022).", secondary="--no-sequence-parallel", categorical=True,
+        "al. 2022).", secondary="--no-sequence-parallel", categorical=True, auto=True,
         default_text="off with --mfu/--hfu; searched otherwise"),
     Key("framework", "choice", "Efficiency profile of the predicted utilisation "
         "(planner/data/parallel_efficiency.toml).",

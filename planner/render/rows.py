@@ -21,9 +21,6 @@ from planner.evaluate.columns import Cat
 
 SUFFIXES = {".csv": "csv", ".json": "json", ".parquet": "parquet", ".md": "markdown"}
 THREADS = max(1, min(4, os.cpu_count() or 1))
-# Bytes of memory per row and column while a chunk is formatted (the arrays, Arrow's copy and
-# the text), measured with `benchmarks/bench_outputs.py`; the runner's memory guard uses it.
-FORMAT_BYTES_PER_CELL = {"csv": 60, "json": 110, "parquet": 40, "markdown": 70}
 
 
 def _pa():

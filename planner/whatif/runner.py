@@ -31,7 +31,8 @@ CATEGORICAL_KEYS = set(sc_mod.TRAIN.categorical) | set(sc_mod.INFER.categorical)
 
 DEFAULT_MAX_ROWS = 20_000_000   # about a minute of evaluation and writing; --max-rows raises it
 HEAD_ROWS = 25                  # rows kept for the human table when rows are streamed
-ROW_BYTES = 600                 # bytes per kept result row (~70 float64 / pointer columns)
+ROW_BYTES = 700                 # bytes per kept training row (~85 float64 / pointer columns);
+                                # the runner re-checks with the measured size of the first chunk
 
 
 @dataclass
@@ -184,15 +185,15 @@ def _run_section(sc: Scenario, kind: str, section: dict, fn, models: dict, model
     check_rows(total, opts.max_rows, sc.title)
     draws: dict[str, np.ndarray] = {}
     if dists:   # the draws, and the columns kept for the percentiles, must fit
-        check_fits_in_memory(samples, 4 * len(dists), opts.memory_limit,
+        check_fits_in_memory(samples, 32 * len(dists), opts.memory_limit,
                              "the Monte-Carlo draws")
-        check_fits_in_memory(total, len(MC_METRICS) + 4 + len(axes), opts.memory_limit,
+        check_fits_in_memory(total, 8 * (len(MC_METRICS) + 4 + len(axes)), opts.memory_limit,
                              "the Monte-Carlo summary")
         rng = np.random.default_rng(sc.montecarlo.get("seed", 0))
         draws = {k: d.sample(samples, rng) for k, d in dists}
     keep = opts.keep or bool(opts.sort)
     if keep and not opts.where:
-        check_fits_in_memory(total, ROW_BYTES // 8, opts.memory_limit)
+        check_fits_in_memory(total, ROW_BYTES, opts.memory_limit)
     chunk_rows = _chunk_rows(opts)
     progress = Progress(total, opts.progress if total > chunk_rows or opts.progress
                         else False)
@@ -221,7 +222,9 @@ def _run_section(sc: Scenario, kind: str, section: dict, fn, models: dict, model
         kept += rows
         expect.update(res)
         if keep:
-            check_fits_in_memory(kept, len(res), opts.memory_limit)
+            if rows:   # the measured size of a row, against the rows this run will keep
+                per_row = sum(np.asarray(v).nbytes for v in res.values()) / rows
+                check_fits_in_memory(kept if opts.where else total, per_row, opts.memory_limit)
             parts.append(res)
         elif shown < HEAD_ROWS and rows:
             head.append({k: v[:HEAD_ROWS - shown] for k, v in res.items()})
@@ -236,11 +239,15 @@ def _run_section(sc: Scenario, kind: str, section: dict, fn, models: dict, model
     failed.check_all(total)
     _write(opts.writers, pending)
     kept_parts = parts if keep else head
-    columns = {k: np.concatenate([p[k] for p in kept_parts]) for k in kept_parts[0]} \
-        if kept_parts else {}
+    columns: dict[str, np.ndarray] = {}
+    for k in (list(kept_parts[0]) if kept_parts else []):
+        # column by column, freeing the parts' copies as it goes (peak: rows + one column)
+        columns[k] = np.concatenate([p.pop(k) for p in kept_parts])
+    del parts, kept_parts
     if opts.sort and columns and len(next(iter(columns.values()))):
         order = sort_order(columns, opts.sort)
-        columns = {k: v[order] for k, v in columns.items()}
+        for k in list(columns):
+            columns[k] = columns[k][order]
     if opts.sort:
         for w in opts.writers:
             for start in range(0, kept, opts.chunk_rows):

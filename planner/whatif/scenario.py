@@ -177,7 +177,19 @@ def load(path: str | Path) -> list[Scenario]:
     """Parse and validate a scenario file into one or more `Scenario`s."""
     from planner.safe_io import read_text
     path = Path(path)
-    return list(_parse(path, read_text(path, "scenario file", MAX_SCENARIO_BYTES)))
+    return loads(read_text(path, "scenario file", MAX_SCENARIO_BYTES), path)
+
+
+def loads(text: str, name: str | Path = "scenario.toml") -> list[Scenario]:
+    """Parse and validate scenario TOML text (a pasted or uploaded file; `name` is what errors
+    call it).  The same checks as `load` (size, NUL bytes, nesting); nothing is read from disk
+    here, but a [model] that names a config or file is resolved later, by the runner."""
+    path = Path(name)
+    if len(text) > MAX_SCENARIO_BYTES or "\x00" in text:
+        raise PlannerError(f"{path.name} is " + ("larger than the 1 MiB a scenario can be"
+                                                  if len(text) > MAX_SCENARIO_BYTES else
+                                                  "not text (it holds NUL bytes)"))
+    return list(_parse(path, text))
 
 
 @functools.lru_cache(maxsize=4)   # `planner run` reads a file twice (sections, then rows)

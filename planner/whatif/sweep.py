@@ -19,7 +19,6 @@ import numpy as np
 from planner.errors import PlannerError, closest
 
 DEFAULT_CHUNK = 1_000_000
-BYTES_PER_CELL = 8          # float64 / int64 columns
 
 
 @dataclass(frozen=True)
@@ -129,16 +128,27 @@ def memory_limit_bytes() -> float:
     return 0.5 * min(limits)
 
 
-def check_fits_in_memory(rows: int, columns: int, limit: float | None = None,
+WORKING_BYTES = 0.5e9     # evaluating and writing one chunk (measured: benchmarks/bench_run_cli.py)
+HOLD_FACTOR = 1.15        # kept rows + one column's copy while concatenating or sorting
+
+
+def memory_needed(rows: int, bytes_per_row: float) -> float:
+    """Peak bytes of holding `rows` result rows (for --sort, --plot, a report): the rows, one
+    column copied while they are joined or sorted, and one chunk's working memory."""
+    return rows * bytes_per_row * HOLD_FACTOR + WORKING_BYTES
+
+
+def check_fits_in_memory(rows: int, bytes_per_row: float, limit: float | None = None,
                          what: str = "the sweep") -> None:
-    need = rows * columns * BYTES_PER_CELL
+    need = memory_needed(rows, bytes_per_row)
     limit = memory_limit_bytes() if limit is None else limit
     if need > limit:
         raise PlannerError(
-            f"{what} would hold {rows:,} rows x {columns} columns, about {need / 1e9:,.1f} GB: too "
-            f"large for memory (half of what this process may use: {limit / 1e9:,.1f} GB); "
-            "narrow the ranges or use fewer Monte-Carlo samples, keep only the rows you need "
-            "with --where, or stream to a file in chunks with --out FILE.csv")
+            f"{what} has {rows:,} rows of about {bytes_per_row:,.0f} bytes, about "
+            f"{need / 1e9:,.1f} GB held in memory: too large (this process may use "
+            f"{limit / 1e9:,.1f} GB: half the machine's memory or of its limits); narrow the "
+            "ranges or use fewer Monte-Carlo samples, keep only the rows you need with "
+            "--where, or drop --sort/--plot and stream to a file with --out FILE.csv")
 
 
 class Progress:

@@ -36,14 +36,8 @@ def rows() -> tuple[dict, ...]:
 
 
 def device_for(name: str):
-    """A reference row's device: a profile, or GH200 144 GB (not a profile row: the H200's
-    Hopper peaks with 144 GB of HBM3e at 4.9 TB/s; NVIDIA GH200 datasheet)."""
+    """A reference row's device profile (GH200 144 GB is a profile of datacenter_2025.csv)."""
     from planner.hardware import get_device
-    if name == "gh200-144gb":
-        h200 = get_device("h200")
-        return dataclasses.replace(h200, name="gh200-144gb",
-                                   memory_bytes=h200.memory_bytes * 144.0 / 141.0,
-                                   bandwidth_bytes_per_s=4.9e12, tdp_w=1000.0)
     return get_device(name)
 
 

@@ -56,17 +56,23 @@ def device_supports(device, fmt: str, eng: E.Engine) -> bool:
 
 def build(spec, devices, engine_name: str, precisions, tps, pps, kv_cache: str, util: float,
           mix: L.Mix, max_batch=None, max_num_tokens=None, price=None,
-          strict: bool = False) -> Candidates:
+          strict: bool = False, kv_policy: str | None = None) -> Candidates:
     """Every feasible-to-load replica shape.  `strict`: keep shapes the precision/device
-    rules would drop (the evaluate form prices what it is told)."""
+    rules would drop (the evaluate form prices what it is told); `kv_policy`: the engine's
+    admission rule overridden (reserve / on_demand)."""
     import dataclasses
     eng = E.engine(engine_name)
+    if kv_policy:
+        eng = dataclasses.replace(eng, kv_policy=kv_policy)
     if max_batch is not None or max_num_tokens is not None:
         eng = dataclasses.replace(eng, max_batch=float(max_batch or eng.max_batch),
                                   max_num_tokens=float(max_num_tokens or eng.max_num_tokens))
     rows, reps, rejected = [], [], []
     for dev in devices:
         link = dev.scale_up_bytes_per_s
+        if eng.name == "trtllm" and dev.vendor != "NVIDIA":
+            rejected.append((dev.name, "-", 0, 0, "TensorRT-LLM runs on NVIDIA GPUs only"))
+            continue
         for prec in precisions:
             fmt = E.weight_format(prec)
             if not strict and not device_supports(dev, fmt, eng):

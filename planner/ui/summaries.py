@@ -1,0 +1,150 @@
+"""The figures a form shows large, picked from its ``--json`` record and formatted as the CLI
+formats them (`planner.units`).  Each headline item is ``{"label", "value", "note"}``; bars are
+``{"title", "total", "capacity", "parts": [{"label", "value", "text"}]}`` (the page draws
+them to scale).  Nothing here computes a figure: it only chooses and formats."""
+from __future__ import annotations
+
+import math
+
+from planner.render.output import text_table
+from planner.units import (format_bytes, format_count, format_duration, format_flops,
+                           format_int, format_usd)
+
+
+def _item(label: str, value: str, note: str = "") -> dict:
+    return {"label": label, "value": value, "note": note}
+
+
+def _both(b: float | None) -> str:
+    if b is None:
+        return "n/a"
+    return f"{format_bytes(b)} ({format_bytes(b, binary=True)})"
+
+
+def _rate(x: float | None) -> str:
+    if x is None or not math.isfinite(x):
+        return "n/a"
+    return f"{x:,.0f}" if x >= 100 else f"{x:.3g}"
+
+
+def _bars(title: str, parts: list[tuple[str, float | None]], capacity: float | None = None,
+          fmt=format_bytes) -> dict | None:
+    shown = [(k, v) for k, v in parts if v]
+    if not shown:
+        return None
+    total = sum(v for _, v in shown)
+    return {"title": title, "total": total, "total_text": fmt(total),
+            "capacity": capacity, "capacity_text": fmt(capacity) if capacity else "",
+            "parts": [{"label": k, "value": v, "text": fmt(v)} for k, v in shown]}
+
+
+# --- params ---------------------------------------------------------------------------------
+
+def params_headline(r: dict) -> list[dict]:
+    items = [_item("parameters", format_count(r["params"]), format_int(r["params"]))]
+    if r["active_params"] != r["params"]:
+        items.append(_item("active per token", format_count(r["active_params"]),
+                           format_int(r["active_params"])))
+    items.append(_item("non-embedding N", format_count(r["non_embedding_params"]),
+                       "Kaplan et al. 2020 sec. 2.1"))
+    items.append(_item("neurons", format_count(r["neurons"]),
+                       "output units of the linear layers in the blocks"))
+    if r.get("published_params"):
+        diff = (r["params"] - r["published_params"]) / r["published_params"]
+        items.append(_item("published", format_count(r["published_params"]),
+                           f"derived is {diff:+.2%}"))
+    return items
+
+
+def params_bars(r: dict) -> dict | None:
+    return _bars("Parameters by component", list(r["breakdown"].items()), fmt=format_count)
+
+
+# --- train ----------------------------------------------------------------------------------
+
+def train_headline(r: dict) -> list[dict]:
+    idle = f"; {format_int(r['gpus_idle'])} idle" if r["gpus_idle"] else ""
+    items = [
+        _item("training compute", format_flops(r["flops"]), f"{r['pf_days']:,.4g} PF-days"),
+        _item("wall-clock", format_duration(r["seconds"]), f"{r['days']:,.4g} days"),
+        _item("devices", f"{format_int(r['gpus'])} x {r['device']}", r["gpus_how"] + idle),
+        _item("cost", format_usd(r["cost_usd"]) if r["cost_usd"] is not None else "n/a",
+              f"at ${r['price_per_hour']:.2f}/device-hour" if r["price_per_hour"] is not None
+              else "no price: give --price"),
+        _item("device time", f"{format_int(r['gpu_hours'])} h",
+              f"{r['gpu_months']:,.4g} device-months (730 h)"),
+    ]
+    if r["energy_kwh"] is not None:
+        items.append(_item("energy", f"{format_int(r['energy_kwh'])} kWh",
+                           f"TDP {r['tdp_w']:g} W x device-hours x PUE {r['pue']:g}"))
+    if r["co2_kg"] is not None:
+        items.append(_item("CO2", f"{r['co2_kg'] / 1e3:,.4g} t",
+                           f"{r['grid_kg_per_kwh']:g} kg/kWh"))
+    if r["memory_per_gpu_bytes"] is not None:
+        lay = r["layout"]
+        items.append(_item("memory / device", format_bytes(r["memory_per_gpu_bytes"]),
+                           f"tp={lay['tp']}, pp={lay['pp']}, dp={lay['dp']}; "
+                           + ("fits" if r["fits_in_memory"] else "does not fit")))
+    return items
+
+
+def train_bars(r: dict) -> dict | None:
+    if not r.get("memory"):
+        return None
+    return _bars("Memory per device", [(k, v) for k, v in r["memory"].items()],
+                 r["device_memory_bytes"])
+
+
+# --- infer ----------------------------------------------------------------------------------
+
+def infer_headline(r) -> list[dict]:
+    if isinstance(r, list):
+        fit = [x["quant"] for x in r if x["fits"]]
+        return [_item("formats that fit", f"{len(fit)} of {len(r)}",
+                      ", ".join(fit[:6]) + (" ..." if len(fit) > 6 else "")),
+                _item("device", r[0]["device"], _both(r[0]["usable_memory_bytes"]) + " usable")]
+    verdict = "FITS" if r["fits"] else "DOES NOT FIT"
+    head = (f"headroom {_both(r['headroom_bytes'])}" if r["fits"] else
+            f"short by {_both(-r['headroom_bytes'])}")
+    return [
+        _item("verdict", verdict, head),
+        _item("memory", format_bytes(r["total_bytes"]),
+              f"{format_bytes(r['total_bytes'], binary=True)} of "
+              f"{format_bytes(r['usable_memory_bytes'])} usable"),
+        _item("decode", f"{_rate(r['decode_tokens_per_s'])} tokens/s",
+              f"{r['decode_efficiency']:.0%} of {r['bandwidth_bytes_per_s'] / 1e9:,.0f} GB/s"),
+        _item("time to first token", format_duration(r["time_to_first_token_s"])
+              if r["time_to_first_token_s"] is not None else "n/a",
+              f"prompt {r['prompt_tokens']:,} tokens"),
+        _item("largest context", f"{r['max_context']:,}" if r["max_context"] else "none",
+              f"at batch {r['batch']}"),
+        _item("smallest format that fits", r["smallest_quant_that_fits"] or "none",
+              f"best: {r['best_quant_that_fits']}" if r["best_quant_that_fits"] else ""),
+    ]
+
+
+def infer_bars(r) -> dict | None:
+    if isinstance(r, list):
+        return None
+    return _bars("Memory", [("weights", r["weights_bytes"]), ("KV cache", r["kv_cache_bytes"]),
+                            ("compute buffer", r["compute_buffer_bytes"]),
+                            ("runtime", r["runtime_bytes"])], r["usable_memory_bytes"])
+
+
+# --- optimal --------------------------------------------------------------------------------
+
+def optimal_headline(r: dict) -> list[dict]:
+    return [_item("budget", format_flops(r["flops"]), r["budget_from"]),
+            _item("parameters", format_count(r["params"]), r["method"]),
+            _item("tokens", format_count(r["tokens"]),
+                  f"{r['tokens_per_param']:.1f} tokens per parameter"),
+            _item("predicted loss", f"{r['loss']:.3f}", "nats/token, L = E + A/N^α + B/D^β")]
+
+
+def optimal_text(r: dict) -> str:
+    rows = [{"method": k + (" *" if k == r["method"] else ""),
+             "params": format_count(v["params"]), "tokens": format_count(v["tokens"]),
+             "tokens/param": f"{v['tokens_per_param']:.1f}", "loss": f"{v['loss']:.3f}"}
+            for k, v in r["methods"].items()]
+    return (f"budget  {format_flops(r['flops'])}  ({r['budget_from']})\n\n" + text_table(rows)
+            + f"\n\n* chosen: {r['source']}")
