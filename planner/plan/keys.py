@@ -110,7 +110,14 @@ class Key:
                 raise PlannerError(f"{what} {raw!r} is not one of {', '.join(map(str, self.choices))}"
                                    f" ({hint}valid: {', '.join(map(str, self.choices))})")
             return valid[text]
-        value = (self.parser or PARSERS[self.kind])(raw, what)
+        try:
+            value = (self.parser or PARSERS[self.kind])(raw, what)
+        except PlannerError:
+            if self.kind != "number" or self.parser:
+                raise
+            word = str(raw).strip().lower().lstrip("+-")
+            how = "a finite number" if word in ("nan", "inf", "infinity") else "a number"
+            raise PlannerError(f"{what} {raw!r} is not {how} ({self.valid_text()})") from None
         if self.numeric:
             self.check(value, what, raw)
             if self.integer:
