@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planner.model import zoo
-from planner.estimate.memory import (BYTE_MODES, activation_bytes_per_layer, layout_for_devices,
+from planner.estimate.memory import (activation_bytes_per_layer, layout_for_devices,
                             memory_for_spec, min_gpus_for_memory, model_state_bytes,
                             training_memory)
 

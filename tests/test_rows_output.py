@@ -7,7 +7,6 @@ import json
 import math
 
 import numpy as np
-import pytest
 from hypothesis import given, settings, strategies as st
 
 from planner.evaluate.columns import Cat

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings, strategies as st
 
 from planner.cli.main import cli
-from planner.estimate.serving import load as L, reference as R, solve as SV
+from planner.estimate.serving import load as L, reference as R
 from planner.evaluate.serve import evaluate_one
 from planner.plan.serve import ServePlan
 
@@ -134,7 +134,6 @@ def test_replica_throughput_within_compute_and_bandwidth_bounds(n, scale):
 # --- the command --------------------------------------------------------------------------
 
 def run(*args):
-    from planner.cli.main import main
     import subprocess
     import sys
     return subprocess.run([sys.executable, "-m", "planner", *args], capture_output=True,

@@ -162,7 +162,6 @@ def test_gpt3_family_complete():
 def test_moe_uses_active_params():
     """MoE training FLOPs use the parameters active per token (Mixtral 8x7B: ~12.9B of 46.7B;
     Jiang et al. 2024)."""
-    from planner.model.spec import active_params
     spec = zoo.get("mixtral-8x7b")
     f = training_flops(spec, 1e12)
     # 12,879,925,248 active parameters: Mixtral's exact count (2 of 8 experts; HF checkpoint),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import importlib.util
-import json
 import math
 import tomllib
 from pathlib import Path

@@ -12,7 +12,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Iterator
 
 import numpy as np
 
@@ -282,6 +282,17 @@ _OPS = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equ
         "==": np.equal, "=": np.equal, "!=": np.not_equal}
 
 
+def _column(columns: dict[str, np.ndarray], col: str, option: str) -> tuple[np.ndarray, str]:
+    """A column named in --where/--sort and its kind; an unknown name is an error naming the
+    closest columns."""
+    if col not in columns:
+        near = closest(col, list(columns))
+        hint = f"did you mean {', '.join(near)}?" if near else "columns: " + ", ".join(columns)
+        raise PlannerError(f"{option}: unknown column {col[:80]!r} ({hint})")
+    data = np.asarray(columns[col])
+    return data, _column_kind(data)
+
+
 def _clause_mask(columns: dict[str, np.ndarray], clause: str, n: int) -> np.ndarray:
     m = _CLAUSE.match(clause)
     if not m:
@@ -289,12 +300,7 @@ def _clause_mask(columns: dict[str, np.ndarray], clause: str, n: int) -> np.ndar
                            "'cost_usd < 5M', 'days <= 30d', 'meets_deadline', 'not fits', "
                            "'device == h100-sxm')")
     negate, col, op, raw = m.groups()
-    if col not in columns:
-        near = closest(col, list(columns))
-        hint = f"did you mean {', '.join(near)}?" if near else "columns: " + ", ".join(columns)
-        raise PlannerError(f"--where: unknown column {col[:80]!r} ({hint})")
-    data = np.asarray(columns[col])
-    kind = _column_kind(data)
+    data, kind = _column(columns, col, "--where")
     if op is None:
         if kind != "bool":
             raise PlannerError(f"--where: column {col!r} is not true/false; compare it, e.g. "
@@ -336,12 +342,7 @@ def sort_order(columns: dict[str, np.ndarray], spec: str) -> np.ndarray:
     for item in reversed(items):
         desc = item.startswith("-")
         col = item.lstrip("-+")
-        if col not in columns:
-            near = closest(col, list(columns))
-            hint = f"did you mean {', '.join(near)}?" if near else "columns: " + ", ".join(columns)
-            raise PlannerError(f"--sort: unknown column {col[:80]!r} ({hint})")
-        data = np.asarray(columns[col])
-        kind = _column_kind(data)
+        data, kind = _column(columns, col, "--sort")
         if kind == "text":   # by name; missing (None) first
             data = np.unique(np.asarray(["" if v is None else str(v) for v in data.tolist()]),
                              return_inverse=True)[1].ravel()
