@@ -113,8 +113,10 @@ def key_cases():
             out.append(run_sc(klass, f"[optimal] {key.name} = {v[:12]} ({label})",
                               "[optimal]\n" + body, say=(key.name,)))
     for key in MONTECARLO.keys:
-        for v in ("nan", "-1", "1.5", '"many"', "true") + (("1e12", "0") if key.name == "samples"
-                                                          else ("1e30", "inf")):
+        bad = (("nan", "-1", "1.5", '"many"', "1e30", "inf", "0", '"yes"') if key.kind == "flag"
+               else ("nan", "-1", "1.5", '"many"', "true") + (
+                   ("1e12", "0") if key.name == "samples" else ("1e30", "inf")))
+        for v in bad:
             text = scenario(train={"mfu": "{low = 0.3, high = 0.5}"},
                             extra=f"\n[montecarlo]\n{key.name} = {v}\n")
             out.append(run_sc("monte-carlo", f"[montecarlo] {key.name} = {v}", text,

@@ -348,3 +348,40 @@ def test_band_interval_invariants(value, low, width, quantity):
     r_lo, r_hi = bands.interval(1.0 / value, b, "rate")
     assert t_lo <= t_hi and r_lo <= r_hi
     assert float(t_lo * r_hi) == pytest.approx(1.0) and float(t_hi * r_lo) == pytest.approx(1.0)
+
+
+# --- Monte-Carlo draws of the estimators' own error ([montecarlo] model_error) ------------------
+
+def test_model_error_draws_come_from_the_held_out_runs(tmp_path):
+    """Each sample's wall-clock is the prediction times one published/predicted ratio of the
+    step-time model's held-out runs (planner/data/error_bands.toml), so every drawn ratio is
+    one of those ratios, and the verdicts follow the scaled time and cost."""
+    import planner
+    from planner.whatif.runner import Options, run_path
+    base = planner.train(model="llama-3-70b", tokens="15T", hardware="h100-sxm", gpus=4096)
+    ratios = set(bands.band("parallel/production")["ratios"])
+    assert len(ratios) >= 5
+    path = tmp_path / "me.toml"
+    path.write_text('[model]\nname = "llama-3-70b"\n[train]\ntokens = "15T"\n'
+                    'hardware = "h100-sxm"\ngpus = 4096\ndeadline = "90d"\n'
+                    '[montecarlo]\nsamples = 400\nseed = 1\nmodel_error = true\n')
+    out = run_path(path, Options(keep=True))[0]
+    r = out.columns["model_error_ratio"]
+    assert set(np.round(r, 4)) <= ratios and len(set(np.round(r, 4))) >= 5
+    assert out.columns["days"] == pytest.approx(base["days"] * r, rel=1e-9)
+    assert out.columns["mfu"] == pytest.approx(base["mfu"] / r, rel=1e-9)
+    assert (out.columns["meets_deadline"] == (out.columns["days"] <= 90)).all()
+    again = run_path(path, Options(keep=True))[0]       # seeded: the same draws
+    assert (again.columns["model_error_ratio"] == r).all()
+
+
+def test_model_error_leaves_a_given_utilisation_alone(tmp_path):
+    """With --mfu given the utilisation is the user's: no band, nothing scaled."""
+    from planner.whatif.runner import Options, run_path
+    path = tmp_path / "me.toml"
+    path.write_text('[model]\nname = "llama-2-7b"\n[train]\ntokens = "2T"\n'
+                    'hardware = "a100-80gb"\ngpus = 512\nmfu = 0.4\n'
+                    '[montecarlo]\nsamples = 50\nmodel_error = true\n')
+    out = run_path(path, Options(keep=True))[0]
+    assert np.isnan(out.columns["model_error_ratio"]).all()
+    assert len(set(out.columns["days"].tolist())) == 1

@@ -233,6 +233,74 @@ def add_serve(out: dict[str, np.ndarray]) -> dict:
     return out
 
 
+# --- Monte-Carlo draws of the estimators' own error --------------------------------------------
+
+TRAIN_ALSO_TIME = ("gpu_months", "co2_kg")     # scale with time like TRAIN_COLUMNS' times
+
+
+def ratio_draw(estimator: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Per row, the held-out ratio (of a time: published / predicted) of its estimator at the
+    uniform draw `u` in [0, 1): the empirical distribution of the band's validation runs
+    (a bootstrap draw; the same `u` for every row of a Monte-Carlo sample).  NaN where the
+    row has no estimator with a band."""
+    out = np.full(len(estimator), np.nan)
+    for name in {e for e in estimator.tolist() if e}:
+        b = band(name)
+        if not b or not b.get("ratios"):
+            continue
+        sel = estimator == name
+        r = np.asarray(b["ratios"], dtype=float)
+        ratio = r[np.minimum((u[sel] * len(r)).astype(int), len(r) - 1)]
+        out[sel] = ratio if b["quantity"] == "time" else 1.0 / ratio
+    return out
+
+
+def apply_model_error(out: dict[str, np.ndarray], kind: str, u: np.ndarray) -> dict:
+    """A result with its predicted figures scaled by a drawn held-out error (`ratio_draw`):
+    times x ratio, rates / ratio; the deadline and budget verdicts recomputed from the scaled
+    time and cost; the ratio itself in `model_error_ratio`."""
+    est = out.get("band_estimator")
+    if est is None:
+        return out
+    ratio = ratio_draw(np.asarray(est, dtype=object), u)
+    has = np.isfinite(ratio)
+    out["model_error_ratio"] = ratio
+    if not has.any():
+        return out
+    if kind == "train":
+        bought = np.asarray(out.get("tokens_solved_from_budget", np.zeros(len(has), bool)),
+                            dtype=bool)
+        tables = ((has & ~bought, {**TRAIN_COLUMNS, **{c: "time" for c in TRAIN_ALSO_TIME}}),
+                  (has & bought, BUDGET_COLUMNS))
+    else:
+        mode = np.asarray(out["mode"], dtype=object)
+        tables = tuple((has & (mode == m), cols) for m, (_, cols) in SERVE_BANDS.items())
+    for mask, cols in tables:
+        if not mask.any():
+            continue
+        for c, quantity in cols.items():
+            if c in out:
+                v = np.array(out[c], dtype=float)
+                v[mask] = v[mask] * ratio[mask] if quantity == "time" else v[mask] / ratio[mask]
+                out[c] = v
+    if kind == "train":      # the verdicts, as the evaluator makes them (evaluate/train.py)
+        from planner.evaluate.train import SLACK
+        deadline = np.asarray(out["deadline_seconds"], dtype=float)
+        d = has & np.isfinite(deadline)
+        if d.any():
+            meets = np.array(out["meets_deadline"], dtype=bool)
+            fits = np.asarray(out["fits_memory"], dtype=object)[d] != False  # noqa: E712
+            meets[d] = (np.asarray(out["seconds"])[d] <= deadline[d] * SLACK) & fits
+            out["meets_deadline"] = meets
+        budget = np.asarray(out["budget_usd"], dtype=float)
+        b = has & np.isfinite(budget)
+        if b.any():
+            within = np.array(out["within_budget"], dtype=bool)
+            within[b] = np.asarray(out["cost_usd"], dtype=float)[b] <= budget[b] * SLACK
+            out["within_budget"] = within
+    return out
+
+
 PLAN_COLUMNS = {"step_seconds": "time", "tokens_per_s": "rate", "mfu": "rate", "hfu": "rate",
                 "tflops_per_gpu": "rate"}
 
@@ -256,7 +324,8 @@ def _entry(label: str, quantity: str, ratios: list[float], source: str, ids=()) 
     errs = np.abs(np.asarray(ratios) - 1.0)
     return {"label": label, "quantity": quantity, "rows": len(ratios), "low": round(lo, 4),
             "high": round(hi, 4), "median_abs_error": round(float(np.median(errs)), 4),
-            "source": source, **({"row_ids": list(ids)} if ids else {})}
+            "source": source, **({"row_ids": list(ids)} if ids else {}),
+            "ratios": sorted(round(float(x), 4) for x in ratios)}
 
 
 # area -> (estimator prefix, label): the areas whose held-out validation rows make bands.

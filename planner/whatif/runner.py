@@ -24,7 +24,8 @@ from planner.whatif.sweep import (DEFAULT_CHUNK, Axis, Progress, WorkTimer, chec
                                   chunks, grid_size, percentiles, sort_order, where_mask)
 
 DEFAULT_SAMPLES = 10_000
-MC_METRICS = ("days", "cost_usd", "gpu_hours", "energy_kwh", "gpus", "decode_tokens_per_s")
+MC_METRICS = ("days", "cost_usd", "gpu_hours", "energy_kwh", "gpus", "decode_tokens_per_s",
+              "ttft_seconds_p99", "tpot_seconds_p99")
 CATEGORICAL_KEYS = set(sc_mod.TRAIN.categorical) | set(sc_mod.INFER.categorical) | \
     set(sc_mod.SERVE.categorical)
 
@@ -178,19 +179,25 @@ def _run_section(sc: Scenario, kind: str, section: dict, fn, models: dict, model
     axes, fixed, dists = _inputs(section, model_col, sc)
     if kind == "train" and ("flops" in section or "params" in section):
         fixed.setdefault("model", "")
-    samples = int(sc.montecarlo.get("samples", DEFAULT_SAMPLES)) if dists else 0
-    if dists:
+    # [montecarlo] model_error: the estimator's held-out error drawn per sample (bands.py)
+    model_error = bool(sc.montecarlo.get("model_error")) and kind in ("train", "serve")
+    mc = bool(dists) or model_error
+    samples = int(sc.montecarlo.get("samples", DEFAULT_SAMPLES)) if mc else 0
+    if mc:
         axes = axes + [Axis("sample", "_sample", range(samples))]
     total = grid_size(axes)
     check_rows(total, opts.max_rows, sc.title)
     draws: dict[str, np.ndarray] = {}
-    if dists:   # the draws, and the columns kept for the percentiles, must fit
-        check_fits_in_memory(samples, 32 * len(dists), opts.memory_limit,
+    error_u = None
+    if mc:      # the draws, and the columns kept for the percentiles, must fit
+        check_fits_in_memory(samples, 32 * (len(dists) + 1), opts.memory_limit,
                              "the Monte-Carlo draws")
         check_fits_in_memory(total, 8 * (len(MC_METRICS) + 4 + len(axes)), opts.memory_limit,
                              "the Monte-Carlo summary")
         rng = np.random.default_rng(sc.montecarlo.get("seed", 0))
         draws = {k: d.sample(samples, rng) for k, d in dists}
+        if model_error:      # drawn after the inputs, so their draws do not change
+            error_u = rng.random(samples)
     keep = opts.keep or bool(opts.sort)
     if keep and not opts.where:
         check_fits_in_memory(total, ROW_BYTES, opts.memory_limit)
@@ -210,6 +217,9 @@ def _run_section(sc: Scenario, kind: str, section: dict, fn, models: dict, model
         timer.start()
         cols = _columns(axes, idx, fixed, draws, idx.get("_sample"))
         res = fn(cols, n, models, opts.hardware_files)
+        if error_u is not None:
+            from planner.evaluate.bands import apply_model_error
+            res = apply_model_error(res, kind, error_u[idx["_sample"]])
         res = {k: v for k, v in res.items() if k not in train_eval.DESCRIPTIVE}
         failed.update(res.get("error"))
         res = _with_inputs(res, axes, idx, cols, sc, kind, n)
@@ -229,7 +239,7 @@ def _run_section(sc: Scenario, kind: str, section: dict, fn, models: dict, model
         elif shown < HEAD_ROWS and rows:
             head.append({k: v[:HEAD_ROWS - shown] for k, v in res.items()})
             shown += min(rows, HEAD_ROWS - shown)
-        if dists and rows:
+        if mc and rows:
             mc_parts.append({k: res[k] for k in _mc_columns(res, axes)})
         if not opts.sort:
             pending.append(res)
@@ -255,7 +265,7 @@ def _run_section(sc: Scenario, kind: str, section: dict, fn, models: dict, model
     outcome = Outcome(sc, kind, columns, kept)
     outcome.failed, outcome.first_error = failed.count, failed.first
     outcome.expect = expect.result()
-    if dists and mc_parts:
+    if mc and mc_parts:
         mc = {k: np.concatenate([p[k] for p in mc_parts]) for k in mc_parts[0]}
         outcome.summary = summarise(mc, [a for a in axes if a.key != "_sample"])
     return outcome

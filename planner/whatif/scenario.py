@@ -74,6 +74,10 @@ class Dist:
 MONTECARLO = KeyTable("montecarlo", keys=[
     Key("samples", "count", "Monte-Carlo draws.", lower=1, upper=1e9, integer=True),
     Key("seed", "count", "Random seed.", lower=0, upper=2**63 - 1, integer=True),
+    Key("model_error", "flag", "Also draw the estimator's own error: each sample scales the "
+        "predicted times and rates by a published / predicted ratio of the estimator's "
+        "held-out validation runs (planner/data/error_bands.toml), one draw per sample for "
+        "every row; rows without a predicted figure or band are not scaled.", default=False),
 ])
 MODEL_REF_KEYS = ("name", "config", "file")
 TOP_KEYS = ("title", "source", "notes", "model", "train", "infer", "optimal", "serve",
