@@ -72,6 +72,19 @@ CASES = [
     ("optimal", {"flops": "5.76e23"}),
     ("optimal", {"gpus": "1024", "hardware": "h100-sxm", "days": "30",
                  "method": "besiroglu"}),
+    ("parallel", {"model": "llama-2-7b", "hardware": "h100-sxm", "gpus": "64",
+                  "global_batch": "512", "seq_len": "4096"}),
+    ("parallel", {"model": "gpt3-175b", "hardware": "a100-80gb", "gpus": "512,1024",
+                  "global_batch": "1536", "seq_len": "2048", "tp": "8", "top": "3"}),
+    ("fits", {"device": "rtx-3060-12gb", "context": "8192", "min_speed": "10"}),
+    ("fits", {"memory": "32GB", "bandwidth": "120GB/s", "sort": "speed"}),
+    # a repeatable option: one field, comma-separated; the command repeats --hardware
+    ("serve", {"model": "llama-3.1-70b", "rate": "20/s", "ttft": "1s", "tpot": "50ms",
+               "hardware": "h100-sxm, h200"}),
+    ("serve", {"model": "llama-2-70b", "hardware": "h100-sxm", "tp": "2", "quant": "fp8",
+               "engine": "trtllm", "prompt": "400", "output": "294", "concurrency": "max"}),
+    ("serve", {"model": "llama-2-70b", "hardware": "h100-sxm", "tp": "2", "quant": "fp8",
+               "rate": "10/s", "replicas": "2"}),
 ]
 
 
@@ -190,6 +203,26 @@ def test_bad_inputs_are_the_cli_errors_beside_their_fields(server, cli):
     assert "unknown model" in data["errors"]["model"]
     _, data = form(server, "train", bogus="1")
     assert "unknown field 'bogus'" in data["error"]
+    # a repeatable field: the bad item is named, with the closest device names
+    _, data = form(server, "serve", model="llama-3.1-70b", rate="20/s",
+                   hardware="h100-sxm, h100-sxmm")
+    res = cli("serve", "llama-3.1-70b", "--rate", "20/s", "-H", "h100-sxm", "-H", "h100-sxmm")
+    assert res.err.strip() == "Error: " + data["errors"]["hardware"]
+    assert "'h100-sxmm' (did you mean 'h100-sxm'" in data["errors"]["hardware"]
+    _, data = form(server, "serve", model="llama-3.1-70b", rate="20/s", hardware=" , ")
+    assert "--hardware is empty" in data["errors"]["hardware"]
+    # a missing input: the command's error, beside the fields it asks for
+    status, data = form(server, "parallel", model="llama-2-7b", hardware="h100-sxm")
+    res = cli("parallel", "llama-2-7b", "--hardware", "h100-sxm")
+    assert status == 400 and res.err.strip() == "Error: " + data["error"]
+    assert set(data["errors"]) == {"", "gpus"}
+    _, data = form(server, "serve", model="llama-3.1-70b")
+    assert set(data["errors"]) == {"", "rate", "concurrency"}
+    _, data = form(server, "fits")
+    assert data["error"] == cli("fits").err.strip()[len("Error: "):]
+    _, data = form(server, "serve", model="llama-3.1-70b", hardware="rtx-3060-12gb",
+                   rate="10", replicas="1")
+    assert "weights do not fit" in data["error"] and "tp" in data["errors"]
     # and the server keeps serving
     assert form(server, "params", model="gpt2")[1]["record"]["params"] == 124_439_808
 
@@ -208,9 +241,12 @@ def test_nothing_names_a_file_on_the_server(server):
     status, _, body = post(server, "/api/whatif", '[model]\nname = "/etc/passwd"\n[infer]\n'
                                                   'device = "rtx-4090"\n')
     assert status == 400 and b"unknown model" in body
-    # hardware CSV files are not form fields
-    status, data = form(server, "train", hardware_file="/etc/passwd")
-    assert status == 400 and "unknown field" in data["error"]
+    # hardware CSV files are not form fields, nor are `planner fits --model FILE`'s models
+    for name, query in (("train", {"hardware_file": "/etc/passwd"}),
+                        ("serve", {"hardware_file": "/etc/passwd"}),
+                        ("fits", {"device": "rtx-4090", "model": str(HF / "gpt2")})):
+        status, data = form(server, name, **query)
+        assert status == 400 and "unknown field" in data["error"], (name, data)
     for path in ("/static/../server.py", "/static/%2e%2e/server.py", "/../setup.cfg",
                  "/static/nothing.js"):
         assert call(server, path)[0] == 404, path
@@ -304,7 +340,7 @@ def test_meta_lists_forms_from_the_key_tables(server):
     from planner.plan.train import TRAIN
     meta = json.loads(call(server, "/api/meta")[2])
     forms = {f["name"]: f for f in meta["forms"]}
-    assert list(forms) == ["params", "train", "infer", "optimal"]
+    assert list(forms) == ["params", "train", "parallel", "optimal", "infer", "fits", "serve"]
     fields = {f["name"]: f for f in forms["train"]["fields"]}
     # every command-line key is a field, with the table's words (no server-file keys)
     assert set(fields) == {k.name for k in TRAIN.keys if k.cli} - {"hardware_file"}
@@ -314,6 +350,15 @@ def test_meta_lists_forms_from_the_key_tables(server):
     assert any(m["name"] == "gpt3-175b" for m in meta["models"])
     assert any(d["name"] == "h100-sxm" for d in meta["devices"])
     assert "gpt3" in meta["examples"]
+    # repeatable keys are one comma-separated field; file keys never fields
+    serve = {f["name"]: f for f in forms["serve"]["fields"]}
+    assert serve["hardware"]["multiple"] and serve["hardware"]["widget"] == "device"
+    assert "comma-separated" in serve["hardware"]["placeholder"]
+    assert "comma-separated" in serve["hardware"]["help"]
+    assert "hardware_file" not in serve
+    fits = {f["name"] for f in forms["fits"]["fields"]}
+    assert "model" not in fits and "hardware_file" not in fits and "device" in fits
+    assert not forms["fits"]["toml"] and forms["serve"]["toml"]
 
 
 def test_a_registered_form_gets_a_tab_from_its_key_table(server):
@@ -388,3 +433,70 @@ def test_batched_plans_equal_plans_answered_alone():
                 continue
             assert form.batch.record(row, plan) == alone
         assert 0 < failed < len(plans) or name == "infer"
+
+
+def test_repeated_options_round_trip(server, cli):
+    """``h100-sxm, h200`` in the field is ``--hardware h100-sxm --hardware h200`` on the
+    command line, and the link keeps the field as typed."""
+    query = {"model": "llama-3.1-70b", "rate": "20/s", "hardware": "h100-sxm,,h200 ,"}
+    _, data = form(server, "serve", **query)
+    assert data["cli"] == ("planner serve llama-3.1-70b --rate 20/s --hardware h100-sxm "
+                           "--hardware h200")
+    assert dict(_pairs(data["query"]))["hardware"] == "h100-sxm,,h200 ,"
+    assert data["record"] == cli(*shlex.split(data["cli"])[1:], "--json").json()
+    # in a scenario a list sweeps (one row per device): the answer is the cheapest row
+    from planner.whatif.runner import run_scenario
+    from planner.whatif.scenario import loads
+    toml = call(server, "/api/form/serve/download.toml?" + urlencode(query))[2].decode()
+    assert 'hardware = ["h100-sxm", "h200"]' in toml and "one row per value" in toml
+    (outcome,) = run_scenario(loads(toml)[0])
+    cols = outcome.columns
+    best = min(range(len(cols["hardware"])), key=lambda i: cols["cost_usd_per_hour"][i])
+    assert cols["hardware"][best] == data["record"]["hardware"]
+    assert cols["gpus"][best] == data["record"]["gpus"]
+    # one device: the scenario's one row is the answer
+    query["hardware"] = "h200"
+    _, data = form(server, "serve", **query)
+    toml = call(server, "/api/form/serve/download.toml?" + urlencode(query))[2].decode()
+    (outcome,) = run_scenario(loads(toml)[0])
+    for k in ("gpus", "cost_usd_per_hour", "ttft_seconds_p99", "tpot_seconds_p99"):
+        assert outcome.columns[k][0] == pytest.approx(data["record"][k], rel=1e-12), k
+    # fits has no TOML form (no scenario section, no MODEL)
+    _, data = form(server, "fits", device="rtx-4090")
+    assert set(data["downloads"]) == {"json", "csv"}
+    status, _, body = call(server, "/api/form/fits/download.toml?device=rtx-4090")
+    assert status == 400 and b"no TOML" in body
+
+
+def test_one_page_request_computes_once(server, monkeypatch):
+    """`planner fits` and `parallel` print part of their result as --json and all of it as
+    a table: the page takes both from one call."""
+    import planner.cli.parallel
+    import planner.evaluate.fits
+    calls = []
+    for module, name in ((planner.evaluate.fits, "evaluate"), (planner.cli.parallel, "result")):
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda plan, real=real: calls.append(1) or real(plan))
+    _, data = form(server, "fits", device="rtx-3060-12gb", context="3001")
+    assert len(calls) == 1 and data["text"].startswith("What runs on rtx-3060-12gb")
+    _, data = form(server, "parallel", model="llama-2-7b", hardware="a100-80gb", gpus="24",
+                   global_batch="96")
+    assert len(calls) == 2 and data["text"].startswith("llama-2-7b on 24 x a100-80gb")
+    assert data["headline"][0]["label"] == "fastest layout"
+
+
+def test_serve_and_parallel_charts(server):
+    from planner.render.plots import available
+    if not available():
+        pytest.skip("matplotlib is not installed")
+    _, data = form(server, "serve", model="llama-3.1-70b", rate="10/s", hardware="h200")
+    assert [c["name"] for c in data["charts"]] == ["gpus_vs_rate", "latency_vs_throughput"]
+    status, headers, body = call(server, data["charts"][0]["url"])
+    assert status == 200 and body[:8] == b"\x89PNG\r\n\x1a\n"
+    # one replica under N clients: no GPUs-against-rate chart
+    _, data = form(server, "serve", model="llama-2-7b", hardware="h100-sxm", concurrency="8")
+    assert [c["name"] for c in data["charts"]] == ["latency_vs_throughput"]
+    _, data = form(server, "parallel", model="llama-2-7b", hardware="h100-sxm", gpus="8",
+                   global_batch="64")
+    status, _, body = call(server, data["charts"][0]["url"])
+    assert status == 200 and body[:8] == b"\x89PNG\r\n\x1a\n"

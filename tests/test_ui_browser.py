@@ -241,3 +241,55 @@ def test_whatif_tab_runs_an_example_like_planner_run(server, browser, shots, cli
     assert "gpus" in d.find_element(By.ID, "err-scenario").text
     Select(d.find_element(By.ID, "example")).select_by_value("gpt3")
     assert wait_answer(d) == "ok"
+
+
+def headline(d) -> dict:
+    """The headline cards: label -> value."""
+    return {c.find_element(By.CLASS_NAME, "label").get_attribute("textContent"):
+            c.find_element(By.CLASS_NAME, "value").get_attribute("textContent")
+            for c in d.find_elements(By.CSS_SELECTOR, "#headline .card")}
+
+
+def test_parallel_tab(server, browser, shots, cli):
+    d = browser
+    open_tab(d, server, "parallel")
+    fill(d, {"model": "llama-2-7b", "hardware": "h100-sxm", "gpus": "64",
+             "global_batch": "512", "seq_len": "4096"})
+    assert submit(d) == "ok"
+    best = check_against_cli(d, cli, ["parallel", "llama-2-7b", "--hardware", "h100-sxm",
+                                      "--gpus", "64", "--global-batch", "512", "--seq",
+                                      "4096"]).json()[0]
+    assert headline(d)["fastest layout"].startswith(
+        f"TP {best['tp']} x PP {best['pp']} x DP {best['dp']}")
+    assert headline(d)["MFU"] == f"{best['mfu']:.1%}"
+    if SCREENSHOTS:
+        assert wait_charts(d) == 1        # step time of each layout, by term
+    shot(d, shots, "parallel")
+
+
+def test_fits_tab(server, browser, shots, cli):
+    d = browser
+    open_tab(d, server, "fits")
+    fill(d, {"device": "rtx-3060-12gb", "min_speed": "20"})
+    assert submit(d) == "ok"
+    rows = check_against_cli(d, cli, ["fits", "--device", "rtx-3060-12gb", "--min-speed",
+                                      "20"]).json()
+    assert headline(d)["models that run"] == str(len(rows))
+    assert headline(d)["biggest"] == max(rows, key=lambda r: r["params"])["model"]
+    shot(d, shots, "fits")
+
+
+def test_serve_tab_with_a_repeated_option(server, browser, shots, cli):
+    d = browser
+    open_tab(d, server, "serve")
+    fill(d, {"model": "llama-3.1-70b", "rate": "20/s", "ttft": "1s", "tpot": "50ms"})
+    type_into(d, "hardware", "h100-sxm, h200")       # -H h100-sxm -H h200
+    assert submit(d) == "ok"
+    rec = check_against_cli(d, cli, ["serve", "llama-3.1-70b", "--rate", "20/s", "--ttft",
+                                     "1s", "--tpot", "50ms", "--hardware", "h100-sxm",
+                                     "--hardware", "h200"]).json()
+    assert headline(d)["GPUs"] == f"{rec['gpus']:.0f}"
+    assert headline(d)["hardware"] == rec["hardware"]
+    if SCREENSHOTS:
+        assert wait_charts(d) == 2
+    shot(d, shots, "serve")

@@ -66,6 +66,40 @@ def render(r: dict) -> str:
     return "\n".join(lines)
 
 
+def result(plan: ParallelPlan) -> dict:
+    """What `planner parallel` computes for `plan`: ``{"inputs": {...}, "plans": [...],
+    "cheapest": {...}, "evaluated", "fitting", ...}`` (`render` prints it; ``--json`` prints
+    its "plans")."""
+    from planner.estimate.parallel import search
+    from planner.evaluate.predict import predictor
+    from planner.hardware import get_device
+    from planner.model.resolve import resolve_model
+
+    if not plan.model or not plan.hardware or not plan.gpus:
+        raise PlannerError("give MODEL, --hardware NAME and --gpus N (see `planner parallel "
+                           "--help`)")
+    spec = resolve_model(plan.model)
+    device = get_device(plan.hardware, tuple(plan.hardware_file or ()))
+    given = plan.given()
+    seq = int(plan.seq_len or spec.context)
+    p = predictor(spec, device, seq, given)
+    counts = list(plan.gpus)
+    top = plan.top or PARALLEL["top"].default
+    found = search(spec, device, counts if len(counts) > 1 else counts[0], p.global_batch,
+                   seq, p.pins, top=top, framework=p.framework)
+    fw = p.framework
+    from planner.evaluate.bands import plan_values  # issue 14: held-out error bands
+    for plan_ in found["plans"]:
+        plan_.update(plan_values(plan_, fw.name))
+    record = {"inputs": {"model": spec.name, "hardware": device.name,
+                         "gpus": counts[0] if len(counts) == 1 else counts,
+                         "global_batch": p.global_batch, "seq_len": seq,
+                         "framework": fw.name, "kappa": fw.kappa,
+                         "memory_bytes": device.memory_bytes, "pins": p.pins},
+              **found}
+    return record
+
+
 @click.command()
 @PARALLEL.options
 @output_options
@@ -80,35 +114,8 @@ def parallel(fmt, as_json, **values) -> None:
       planner parallel gpt3-175b --hardware a100-80gb --gpus 1024 --global-batch 1536 --seq 2048
       planner parallel llama-2-70b -H h100-sxm --gpus 512 --global-batch-tokens 4M --tp 8
     """
-    from planner.estimate.parallel import search
-    from planner.evaluate.predict import predictor
-    from planner.hardware import get_device
-    from planner.model.resolve import resolve_model
-
-    plan = ParallelPlan.from_cli(values)
-    if not plan.model or not plan.hardware or not plan.gpus:
-        raise PlannerError("give MODEL, --hardware NAME and --gpus N (see `planner parallel "
-                           "--help`)")
-    spec = resolve_model(plan.model)
-    device = get_device(plan.hardware, tuple(plan.hardware_file or ()))
-    given = plan.given()
-    seq = int(plan.seq_len or spec.context)
-    p = predictor(spec, device, seq, given)
-    counts = list(plan.gpus)
-    top = plan.top or PARALLEL["top"].default
-    result = search(spec, device, counts if len(counts) > 1 else counts[0], p.global_batch,
-                    seq, p.pins, top=top, framework=p.framework)
-    fw = p.framework
-    from planner.evaluate.bands import plan_values  # issue 14: held-out error bands
-    for plan_ in result["plans"]:
-        plan_.update(plan_values(plan_, fw.name))
-    record = {"inputs": {"model": spec.name, "hardware": device.name,
-                         "gpus": counts[0] if len(counts) == 1 else counts,
-                         "global_batch": p.global_batch, "seq_len": seq,
-                         "framework": fw.name, "kappa": fw.kappa,
-                         "memory_bytes": device.memory_bytes, "pins": p.pins},
-              **result}
+    record = result(ParallelPlan.from_cli(values))
     if fmt == "table" and not as_json:
         emit(record, fmt, as_json, lambda: render(record))
     else:
-        emit(result["plans"], fmt, as_json)
+        emit(record["plans"], fmt, as_json)

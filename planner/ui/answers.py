@@ -26,6 +26,7 @@ from planner.ui.lru import LRU
 
 CONFIG = "config"                   # the query parameter holding a pasted config.json
 TRUE, FALSE = ("true", "on", "1", "yes"), ("false", "off", "0", "no")
+MAX_VALUES = 64                     # values of one repeatable (comma-separated) field
 
 
 class FormError(PlannerError):
@@ -61,6 +62,17 @@ def _flag(key, text: str) -> bool:
     raise PlannerError(f"{key.flag} must be true or false, got {text!r}")
 
 
+def split_values(key, text: str) -> tuple[str, ...]:
+    """A repeatable option's field (``h100-sxm, h200``) -> its values, one per repetition of
+    the option on the command line (``-H h100-sxm -H h200``); empty items are dropped."""
+    parts = tuple(p.strip() for p in text.split(",") if p.strip())
+    if not parts:
+        raise PlannerError(f"{key.flag} is empty (give one value, or several comma-separated)")
+    if len(parts) > MAX_VALUES:
+        raise PlannerError(f"{key.flag} has {len(parts)} values (at most {MAX_VALUES})")
+    return parts
+
+
 def ask(form: Form, query: dict[str, str]) -> Asked:
     """Parse `query` (field -> text; empty = not given).  Raises `FormError` naming every bad
     field, or an unknown parameter."""
@@ -89,13 +101,15 @@ def ask(form: Form, query: dict[str, str]) -> Asked:
                 continue
             if name == table.argument and config:
                 raise PlannerError("give a zoo name or a pasted config.json, not both")
+            parts = split_values(key, text) if key.multiple else (text,)
             if name == table.argument:
                 from planner.model import zoo
                 zoo.get(text)      # a zoo name; never a path on the server
             elif name in DEVICE_KEYS:
                 from planner.hardware import get_device
-                get_device(text)   # unknown names suggest the closest, beside the field
-            values.update(table.from_cli({name: text}))
+                for part in parts:  # unknown names suggest the closest, beside the field
+                    get_device(part)
+            values.update(table.from_cli({name: parts if key.multiple else text}))
         except PlannerError as exc:
             errors[name] = str(exc)
     if config and table.argument and table.argument not in errors:
@@ -118,15 +132,19 @@ def ask(form: Form, query: dict[str, str]) -> Asked:
     return Asked(form, raw, form.plan_type(**values), config, specs)
 
 
-def field_of(form: Form, message: str) -> str:
-    """The field an evaluator's error is about: the first option or MODEL it names."""
+def fields_of(form: Form, message: str, given=()) -> list[str]:
+    """The fields an evaluator's error is about: the first option or MODEL it names; for a
+    missing input (``give MODEL, --hardware NAME and --gpus N``) those it names that were
+    not `given`."""
     names = {k.flag: k.name for k in form.fields()}
     if form.table.argument:
         names[form.table.argument.upper()] = form.table.argument
-    for token in re.findall(r"--[a-z][a-z0-9-]*|\b[A-Z]{4,}\b", message):
-        if token in names:
-            return names[token]
-    return ""
+    named = [names[t] for t in re.findall(r"--[a-z][a-z0-9-]*|\b[A-Z]{4,}\b", message)
+             if t in names]
+    missing = [n for n in dict.fromkeys(named) if n not in given]
+    if message.startswith("give ") and missing:
+        return missing
+    return named[:1]
 
 
 RECORDS = LRU(256)      # answers by (form, query): its downloads and charts ask again
@@ -162,8 +180,8 @@ def evaluate(asked: Asked):
             else:
                 record = plain(form.answer(asked.plan))
         except PlannerError as exc:
-            where = field_of(asked.form, str(exc))
-            raise FormError({"": str(exc), **({where: str(exc)} if where else {})}) from None
+            where = fields_of(asked.form, str(exc), asked.plan.given())
+            raise FormError({"": str(exc), **{w: str(exc) for w in where}}) from None
     RECORDS.put(key, record)
     return record
 
@@ -175,7 +193,7 @@ def answer(asked: Asked, record=None) -> dict:
     form = asked.form
     record = evaluate(asked) if record is None else record
     with offline_models(asked.specs):
-        text = form.text(record) if form.text else ""
+        text = form.text(record, asked.plan) if form.text else ""
     q = asked.query()
     out = {"ok": True, "form": form.name, "query": q, "record": record, "text": text,
            "headline": form.headline(record) if form.headline else [],
@@ -184,12 +202,13 @@ def answer(asked: Asked, record=None) -> dict:
            "cli": cli_command(asked), "cli_note": ("the pasted config saved as config.json in "
                                                    "the current folder" if asked.config else ""),
            "downloads": {fmt: f"/api/form/{form.name}/download.{fmt}?{q}"
-                         for fmt in ("json", "csv", "toml")}}
-    if form.charts and available():
+                         for fmt in ("json", "csv", "toml") if fmt != "toml" or form.has_toml}}
+    charts = {n: c for n, c in form.charts.items() if c.when(record)}
+    if charts and available():
         out["charts"] = [{"name": n, "title": c.title,
                           "url": f"/api/form/{form.name}/chart/{n}.png?{q}"}
-                         for n, c in form.charts.items()]
-    elif form.charts:
+                         for n, c in charts.items()]
+    elif charts:
         out["charts_note"] = INSTALL_HINT
     return out
 
@@ -222,7 +241,8 @@ def cli_command(asked: Asked) -> str:
                 words.append(p.secondary_opts[0])
             continue
         opt = p.opts[0] if p is not None and p.opts else key.flag
-        words += [opt, text]
+        for value in split_values(key, text) if key.multiple else (text,):
+            words += [opt, value]
     return " ".join(shlex.quote(w) for w in words)
 
 
@@ -244,6 +264,8 @@ def toml_text(asked: Asked) -> str:
     form = asked.form
     if form.toml:
         return form.toml(asked)
+    if not form.has_toml:
+        raise PlannerError(f"{form.cli_name} has no TOML form (download JSON or CSV)")
     arg = form.table.argument
     spec = next(iter(asked.specs.values()), None)
     head = f"# {form.title} - written by `planner ui`\n"
@@ -263,6 +285,14 @@ def toml_text(asked: Asked) -> str:
     for name, text in asked.raw.items():
         key = form.table[name]
         if name == arg or not key.scenario:
+            continue
+        if key.multiple:       # in a scenario a list is a sweep: one row per value
+            values = split_values(key, text)
+            section[name] = list(values) if len(values) > 1 else values[0]
+            if len(values) > 1:
+                parts.append(f"# {name} = [...] sweeps: one row per value (`planner "
+                             f"{form.cli_name}` with {key.flag} repeated answers for the "
+                             "best of them)\n")
             continue
         section[name] = _flag(key, text) if key.kind == "flag" else text
     parts.append(catalog.toml_table(form.name, section))

@@ -397,8 +397,12 @@ class _Release:
 
 def warm_up() -> None:
     """Import what the first sweep and chart need (scipy.stats takes ~1 s, matplotlib ~0.5 s)
-    before anyone waits for it."""
+    and size every zoo model's weight formats (the first `planner fits` answer, ~2 s; later
+    ones take ~40 ms) before anyone waits for it."""
     try:
+        from planner.evaluate.fits import evaluate
+        from planner.plan.fits import FitsPlan
+        evaluate(FitsPlan(device="rtx-4090"))
         import scipy.stats  # noqa: F401
         from planner.render import plots
         if plots.available():
@@ -416,7 +420,12 @@ def make_server(settings: Settings = Settings()) -> Server:
     (or `serve_forever()`, in this process only).  Starts no thread."""
     import planner.cli.infer  # noqa: F401  (the evaluators and records, imported once
     import planner.cli.train  # noqa: F401   before any request or fork)
+    import planner.cli.fits  # noqa: F401
+    import planner.cli.parallel  # noqa: F401
+    import planner.cli.serve  # noqa: F401
+    import planner.evaluate.fits  # noqa: F401
     import planner.evaluate.optimal  # noqa: F401
+    import planner.evaluate.serve  # noqa: F401
     try:
         return Server(settings)
     except OSError as exc:

@@ -148,3 +148,99 @@ def optimal_text(r: dict) -> str:
             for k, v in r["methods"].items()]
     return (f"budget  {format_flops(r['flops'])}  ({r['budget_from']})\n\n" + text_table(rows)
             + f"\n\n* chosen: {r['source']}")
+
+
+# --- parallel -------------------------------------------------------------------------------
+
+def layout_text(p: dict) -> str:
+    """``TP 1 x PP 4 x DP 8 x CP 16`` (CP and EP only when used)."""
+    dims = [("TP", p["tp"]), ("PP", p["pp"]), ("DP", p["dp"])] + \
+        [(n, p[k]) for n, k in (("CP", "cp"), ("EP", "ep")) if p[k] > 1]
+    return " x ".join(f"{n} {v}" for n, v in dims)
+
+
+def parallel_headline(plans: list) -> list[dict]:
+    if not plans:
+        return [_item("fastest layout", "none", "no layout fits in memory")]
+    p = plans[0]
+    band = ""
+    if p.get("step_seconds_low") is not None and p.get("step_seconds_high") is not None:
+        band = (f"typically {format_duration(p['step_seconds_low'])} to "
+                f"{format_duration(p['step_seconds_high'])} ({p['band_rows']} held-out runs)")
+    return [
+        _item("fastest layout", layout_text(p),
+              f"ZeRO {p['zero']}, micro-batch {p['micro_batch']}, "
+              f"{'interleave ' + str(p['interleave']) + ', ' if p['interleave'] > 1 else ''}"
+              f"recompute {p['recompute']}, {p['precision']}"
+              f"{', sequence parallel' if p['sequence_parallel'] else ''}"),
+        _item("step time", format_duration(p["step_seconds"]), band),
+        _item("MFU", f"{p['mfu']:.1%}", f"HFU {p['hfu']:.1%}; {p['tflops_per_gpu']:,.0f} "
+                                        "TFLOP/s per GPU"),
+        _item("tokens/s", _rate(p["tokens_per_s"]), f"on {format_int(p['gpus'])} GPUs"),
+        _item("memory / GPU", format_bytes(p["memory_per_gpu_bytes"]),
+              "weights, gradients, optimizer, activations, buffers"),
+    ]
+
+
+def parallel_bars(plans: list) -> dict | None:
+    if not plans:
+        return None
+    return _bars("Memory per GPU of the fastest layout", list(plans[0]["memory"].items()))
+
+
+# --- fits -----------------------------------------------------------------------------------
+
+def fits_headline(rows: list) -> list[dict]:
+    if not rows:
+        return [_item("models that run", "0", "none runs under these conditions")]
+    big = max(rows, key=lambda r: (r["params"], r["bits_per_weight"]))
+    return [
+        _item("models that run", f"{len(rows)}", "each at the best quantisation that fits"),
+        _item("biggest", big["model"], f"{format_count(big['params'])} parameters"),
+        _item("its quantisation", big["quant"],
+              f"{big['bits_per_weight']:.2f} bits/weight; {format_bytes(big['total_bytes'])} "
+              f"at context {big['context']:,}; {_rate(big['decode_tokens_per_s'])} tokens/s"),
+        _item("usable memory", format_bytes(big["usable_memory_bytes"]),
+              format_bytes(big["usable_memory_bytes"], binary=True)),
+    ]
+
+
+# --- serve ----------------------------------------------------------------------------------
+
+def serve_headline(r: dict) -> list[dict]:
+    from planner.cli.serve import _t      # the command's way with latencies
+    shape = f"TP {r['tp']:.0f} x PP {r['pp']:.0f}" + (f" x EP {r['ep']:.0f}" if r["ep"] > 1
+                                                      else "")
+    many = "s" if r["replicas"] != 1 else ""
+    solve = r["mode"] == "solve"
+    per = f"{_rate(r['output_tokens_per_s_per_gpu'])} per GPU"
+    if r.get("output_tokens_per_s_per_user") is not None:
+        per += f", {r['output_tokens_per_s_per_user']:,.1f} per user"
+
+    def latency(m: str, label: str) -> dict:
+        """At the targets' percentile when solving (and the record has it), else p99."""
+        pct = f"p{r['percentile']:g}" if solve and r.get("percentile") is not None else "p99"
+        pct = pct if f"{m}_seconds_{pct}" in r else "p99"
+        target = r.get(f"{m}_target_seconds") if solve else None
+        return _item(f"{pct} {label}", _t(r[f"{m}_seconds_{pct}"]),
+                     f"target {_t(target)}" if target is not None else
+                     f"p50 {_t(r[f'{m}_seconds_p50'])}")
+
+    items = [
+        _item("GPUs", format_int(r["gpus"]), f"{r['replicas']:.0f} replica{many} x {shape}"),
+        _item("hardware", r["hardware"], f"{r['quant']} weights, KV {r['kv_cache']}, "
+                                         f"{r['engine']}"),
+        _item("cost", f"{format_usd(r['cost_usd_per_hour'])}/h"
+              if r["cost_usd_per_hour"] is not None else "n/a",
+              f"${r['price_usd_per_gpu_hour']:,.2f}/GPU-hour; "
+              f"${r['cost_usd_per_mtok_output']:,.3f} per M output tokens"
+              if r["cost_usd_per_hour"] is not None else "no price: give --price"),
+        _item("output tokens/s", _rate(r["output_tokens_per_s"]), per),
+        latency("ttft", "TTFT"), latency("tpot", "TPOT")]
+    if solve:
+        return items
+    load = (f"{r['rate_per_s']:,.3g} requests/s, {r['utilisation']:.0%} busy"
+            if r["mode"] == "deployment" else
+            f"{r['concurrency']:,.0f} clients per replica")
+    items[3]["note"] += f"; {load}"
+    return items[3:] + items[:3]      # a given deployment: its speed and latency first

@@ -90,7 +90,8 @@ async function init() {
   const nav = $("#tabs");
   for (const t of tabs()) {
     nav.append(el("button", { role: "tab", id: "tab-" + t.name, "data-tab": t.name,
-      onclick: () => { selectTab(t.name, hasValues(t.name)); pushUrl(); } }, t.title));
+      title: t.title, onclick: () => { selectTab(t.name, hasValues(t.name)); pushUrl(); } },
+    t.tab || t.title));
   }
   window.addEventListener("popstate", fromUrl);
   fromUrl();
@@ -199,6 +200,7 @@ function renderField(f, values) {
       extra.push(el("div", { class: "info", id: "info-" + f.name }));
       input.addEventListener("input", () => info(f.name, input.value, state.meta.devices));
     }
+    if (f.placeholder) input.placeholder = f.placeholder;   // e.g. a comma-separated list
   }
   const wrap = el("div", { class: "field" + (f.widget === "model" ? " wide" : ""),
     "data-field": f.name },
@@ -219,9 +221,13 @@ function renderField(f, values) {
 function info(name, text, rows) {
   const box = document.getElementById("info-" + name);
   if (!box) return;
-  const t = text.trim().toLowerCase();
-  const hit = t && rows.find((r) => r.name === t || r.aliases.some((a) => a.toLowerCase() === t));
-  box.textContent = hit ? `${hit.name}: ${hit.label}` : "";
+  const hits = [];
+  for (const part of text.split(",")) {     // a repeatable field holds several names
+    const t = part.trim().toLowerCase();
+    const hit = t && rows.find((r) => r.name === t || r.aliases.some((a) => a.toLowerCase() === t));
+    if (hit) hits.push(`${hit.name}: ${hit.label}`);
+  }
+  box.textContent = hits.join("; ");
 }
 
 function configPicker(values) {
