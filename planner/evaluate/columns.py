@@ -86,14 +86,18 @@ class Errors:
 
     def __init__(self, n: int) -> None:
         self.reason = np.full(n, None, dtype=object)
+        self._free = np.ones(n, dtype=bool)     # rows with no reason yet (no object compares)
 
     def add(self, mask, message) -> None:
         """Mark the rows in `mask` (bool array or scalar) that have no reason yet; `message` is
         a string or a function of the row index giving one."""
-        mask = np.broadcast_to(np.asarray(mask, dtype=bool), self.reason.shape)
-        rows = np.flatnonzero(mask & np.equal(self.reason, None))
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return
+        rows = np.flatnonzero(np.broadcast_to(mask, self._free.shape) & self._free)
         if not len(rows):
             return
+        self._free[rows] = False
         if callable(message):
             cache: dict = {}
             for r in rows.tolist():
@@ -104,7 +108,7 @@ class Errors:
 
     @property
     def ok(self) -> np.ndarray:
-        return np.equal(self.reason, None)
+        return self._free.copy()
 
 
 def choose(n: int, cases: list[tuple], default=None) -> np.ndarray:

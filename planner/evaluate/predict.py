@@ -11,6 +11,8 @@ and the global-batch limit on data parallelism show in the answer.
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +23,13 @@ from planner.errors import PlannerError
 PIN_KEYS = ("tp", "pp", "dp", "cp", "ep", "micro_batch", "interleave", "sequence_parallel",
             "recompute", "zero", "precision")
 LADDER = 32          # cluster sizes tried between the smallest and --max-gpus (geometric)
+
+# The best plan per (search inputs, cluster size), shared by every evaluator call in the
+# process (the web page answers many plans that differ only in tokens, price or deadline):
+# least recently used first out.  The plans are read, never changed.
+SHARED_SIZE = 4096
+_SHARED: "OrderedDict[tuple, dict]" = OrderedDict()
+_SHARED_LOCK = threading.Lock()
 
 
 def can_predict(device) -> bool:
@@ -51,7 +60,17 @@ class Predictor:
         (NaN where none), and lists plan, reason."""
         from planner.estimate.parallel import best_by_gpus
         sizes = np.atleast_1d(np.asarray(sizes, dtype=float))
-        todo = sorted({int(s) for s in sizes if math.isfinite(s) and s >= 1} - set(self.cache))
+        wanted = {int(s) for s in sizes if math.isfinite(s) and s >= 1} - set(self.cache)
+        shared = self._shared_key()
+        if shared is not None:       # searched before by another call with the same inputs
+            with _SHARED_LOCK:
+                for n in list(wanted):
+                    hit = _SHARED.get((shared, n))
+                    if hit is not None:
+                        _SHARED.move_to_end((shared, n))
+                        self.cache[n] = hit
+                        wanted.discard(n)
+        todo = sorted(wanted)
         if todo:
             r = best_by_gpus(self.spec, self.device, todo, self.global_batch, self.seq_len,
                              self.pins, framework=self.framework,
@@ -60,6 +79,12 @@ class Predictor:
                 self.cache[n] = {k: (r[k][i] if k not in ("plan", "reason") else r[k][i])
                                  for k in ("tokens_per_s", "mfu", "hfu", "step_seconds", "plan",
                                            "reason")}
+            if shared is not None:
+                with _SHARED_LOCK:
+                    for n in todo:
+                        _SHARED[(shared, n)] = self.cache[n]
+                    while len(_SHARED) > SHARED_SIZE:
+                        _SHARED.popitem(last=False)
         out = {k: np.full(len(sizes), np.nan) for k in ("tokens_per_s", "mfu", "hfu",
                                                         "step_seconds")}
         out["plan"], out["reason"] = [None] * len(sizes), [None] * len(sizes)
@@ -72,6 +97,17 @@ class Predictor:
                 out[k][i] = hit[k]
             out["plan"][i], out["reason"][i] = hit["plan"], hit["reason"]
         return out
+
+    def _shared_key(self):
+        """What the search depends on, hashable (None if something is not: then only this
+        Predictor's own cache is used).  A Device holds dicts: its repr stands for it."""
+        try:
+            key = (self.spec, repr(self.device), self.seq_len, self.global_batch,
+                   tuple(sorted(self.pins.items())), self.framework, self.flops_method)
+            hash(key)
+            return key
+        except TypeError:
+            return None
 
     def useful(self, sizes, params: float, on) -> np.ndarray:
         """The goodput (useful fraction of wall-clock) at each size, or 1 where off."""

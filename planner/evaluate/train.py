@@ -224,8 +224,10 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
            for k in NUMERIC}
     err = Errors(n)
     has_model = np.asarray([c.spec is not None for c in combos], dtype=bool)[code]
-    combo_error = per("error", object)
-    err.add(np.not_equal(combo_error, None), lambda r: combo_error[r])
+    bad_combo = np.asarray([c.error is not None for c in combos], dtype=bool)
+    if bad_combo.any():
+        combo_error = per("error", object)
+        err.add(bad_combo[code], lambda r: combo_error[r])
 
     # -- what is trained ------------------------------------------------------------------
     tokens, flops_in, params_in = num["tokens"], num["flops"], num["params"]

@@ -86,6 +86,11 @@ def layer_groups(spec: "ModelSpec", active: bool = False) -> list[dict]:
     ``encoder``), count, and the attention/mlp/norms/total of one layer.
 
     With ``active=True`` an MoE layer counts only the experts a token is routed to."""
+    return [dict(g) for g in _layer_groups(spec, active)]   # copies: the cache stays intact
+
+
+@functools.lru_cache(maxsize=512)
+def _layer_groups(spec: "ModelSpec", active: bool) -> tuple[dict, ...]:
     per_layer: dict[tuple[str, int], dict[str, int]] = {}
     for t in main_tensors(spec):
         if t.layer < 0:
@@ -103,7 +108,7 @@ def layer_groups(spec: "ModelSpec", active: bool = False) -> list[dict]:
         else:
             groups[key] = {"stack": label, "count": 1, **row,
                            "total": row["attention"] + row["mlp"] + row["norms"]}
-    return list(groups.values())
+    return tuple(groups.values())
 
 
 def _block_sum(spec: "ModelSpec", component: str, cross: bool) -> int:

@@ -15,6 +15,8 @@ Kaplan et al. 2020 sec. 2.1 approximation C = 6NBS with N the active parameters.
 """
 from __future__ import annotations
 
+import functools
+
 from typing import TYPE_CHECKING
 
 from planner.model.tensors import active_elements, main_tensors
@@ -23,6 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from planner.model.spec import ModelSpec
 
 
+@functools.lru_cache(maxsize=512)
 def matmul_flops_per_token(spec: "ModelSpec") -> int:
     """2 x the weights one token multiplies (see module docstring)."""
     n = 0

@@ -20,6 +20,7 @@ logit per head (OpenAI 2025, gpt-oss model card sec. 2).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -299,11 +300,11 @@ class ModelSpec:
             return True
         return self.attention_pattern[i % len(self.attention_pattern)] == "L"
 
-    @property
+    @functools.cached_property      # (a frozen spec: computed once per instance)
     def n_moe_layers(self) -> int:
         return sum(self.is_moe_layer(i) for i in range(self.n_layers))
 
-    @property
+    @functools.cached_property
     def n_local_layers(self) -> int:
         return sum(self.is_local_layer(i) for i in range(self.n_layers))
 

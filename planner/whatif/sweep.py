@@ -75,7 +75,9 @@ class WorkTimer:
         self.budget = max_rows / ROWS_PER_SECOND
         self.done, self.chunk = 0, 0
         self.decided = total <= sum(PROBE_ROWS[:2])
-        self.clock = time.process_time
+        # CPU time of this thread: not inflated by other threads (the web page answers
+        # requests in parallel) nor by other processes on the machine
+        self.clock = time.thread_time
         self.started = self.clock()
 
     def start(self) -> None:
