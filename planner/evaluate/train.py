@@ -391,7 +391,8 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
             lambda r: f"on {allocated[r]:,.0f} devices the plan takes "
                       f"{format_duration(seconds[r])}, past the deadline of "
                       f"{format_duration(deadline[r])}; drop --gpus to solve for the devices")
-    idle = allocated - used
+    with np.errstate(invalid="ignore"):      # inf - inf where nothing is allocated
+        idle = allocated - used
     warn_idle = np.isfinite(idle) & (idle > 0)
     default_note = (f"no --gpus or --deadline: the cluster is sized to finish in the default "
                     f"{format_duration(default_target)}; give --deadline or --gpus")
