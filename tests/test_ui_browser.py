@@ -122,6 +122,13 @@ def open_tab(d, server, name: str) -> None:
     WebDriverWait(d, 10, poll_frequency=POLL).until(lambda d: d.find_elements(By.ID, "submit"))
 
 
+def ask(d, server, tab: str, fields: dict) -> None:
+    """Open a tab, fill its fields and submit: the answer must come."""
+    open_tab(d, server, tab)
+    fill(d, fields)
+    assert submit(d) == "ok"
+
+
 def submit(d) -> str:
     d.find_element(By.ID, "submit").click()
     return wait_answer(d)
@@ -192,10 +199,8 @@ def test_train_tab_bad_input_then_answer_and_charts(server, browser, shots, cli)
 
 def test_infer_tab_a_link_reproduces_the_answer(server, browser, shots, cli):
     d = browser
-    open_tab(d, server, "infer")
-    fill(d, {"model": "llama-2-13b", "device": "m2-max-32gb", "quant": "Q4_K_M",
-             "context": "2048", "flash_attn": "false"})
-    assert submit(d) == "ok"
+    ask(d, server, "infer", {"model": "llama-2-13b", "device": "m2-max-32gb",
+                             "quant": "Q4_K_M", "context": "2048", "flash_attn": "false"})
     check_against_cli(d, cli, ["infer", "llama-2-13b", "--device", "m2-max-32gb", "--quant",
                                "Q4_K_M", "--context", "2048", "--no-flash-attn"])
     if SCREENSHOTS:      # the README's screenshot shows the charts (test_train waits for them)
@@ -216,9 +221,7 @@ def test_infer_tab_a_link_reproduces_the_answer(server, browser, shots, cli):
 
 def test_optimal_tab(server, browser, cli):
     d = browser
-    open_tab(d, server, "optimal")
-    fill(d, {"flops": "5.76e23", "method": "approach3"})
-    assert submit(d) == "ok"
+    ask(d, server, "optimal", {"flops": "5.76e23", "method": "approach3"})
     check_against_cli(d, cli, ["optimal", "--flops", "5.76e23", "--method", "approach3"])
 
 
@@ -252,10 +255,8 @@ def headline(d) -> dict:
 
 def test_parallel_tab(server, browser, shots, cli):
     d = browser
-    open_tab(d, server, "parallel")
-    fill(d, {"model": "llama-2-7b", "hardware": "h100-sxm", "gpus": "64",
-             "global_batch": "512", "seq_len": "4096"})
-    assert submit(d) == "ok"
+    ask(d, server, "parallel", {"model": "llama-2-7b", "hardware": "h100-sxm", "gpus": "64",
+                                "global_batch": "512", "seq_len": "4096"})
     best = check_against_cli(d, cli, ["parallel", "llama-2-7b", "--hardware", "h100-sxm",
                                       "--gpus", "64", "--global-batch", "512", "--seq",
                                       "4096"]).json()[0]
@@ -269,9 +270,7 @@ def test_parallel_tab(server, browser, shots, cli):
 
 def test_fits_tab(server, browser, shots, cli):
     d = browser
-    open_tab(d, server, "fits")
-    fill(d, {"device": "rtx-3060-12gb", "min_speed": "20"})
-    assert submit(d) == "ok"
+    ask(d, server, "fits", {"device": "rtx-3060-12gb", "min_speed": "20"})
     rows = check_against_cli(d, cli, ["fits", "--device", "rtx-3060-12gb", "--min-speed",
                                       "20"]).json()
     assert headline(d)["models that run"] == str(len(rows))

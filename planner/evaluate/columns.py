@@ -79,6 +79,30 @@ def numeric(cols: dict, key: str, n: int, default: float = math.nan) -> np.ndarr
     return np.broadcast_to(np.asarray(v, dtype=float), (n,))
 
 
+def categorical_inputs(table, cols: dict, n: int) -> list["Cat"]:
+    """The categorical keys of `table` as `Cat`s of length n, in `table.categorical` order (an
+    absent key: its default)."""
+    return [Cat.of(cols[k] if cols.get(k) is not None else table[k].default, n)
+            for k in table.categorical]
+
+
+def resolved_combinations(table, cols: dict, n: int, resolve) -> tuple[list, np.ndarray, list]:
+    """The categorical inputs (`categorical_inputs`), each row's combination code, and
+    `resolve({key: value})` called once per distinct combination (the evaluators' Combo)."""
+    cats = categorical_inputs(table, cols, n)
+    code, first = combinations(cats, n)
+    combos = [resolve({k: plain(c.values[c.index[i]]) for k, c in zip(table.categorical, cats)})
+              for i in first]
+    return cats, code, combos
+
+
+def numeric_inputs(table, cols: dict, n: int, keys) -> dict[str, np.ndarray]:
+    """The numeric `keys` of `table` as float arrays of length n (absent: the key's default,
+    NaN without one)."""
+    return {k: numeric(cols, k, n, math.nan if table[k].default is None else table[k].default)
+            for k in keys}
+
+
 class Errors:
     """Per-row reasons a plan cannot be answered: the first reason found for a row wins.  At
     n = 1 the command turns the reason into its ``Error:`` line; in a sweep it is the row's

@@ -36,8 +36,8 @@ from typing import Any, Callable
 import numpy as np
 
 from planner.errors import PlannerError
-from planner.evaluate.columns import (Cat, Errors, answered, combinations, numeric, plain,
-                                      plan_inputs)
+from planner.evaluate.columns import (Cat, Errors, answered, numeric, plan_inputs,
+                                      resolved_combinations)
 from planner.plan.defaults import defaults
 from planner.plan.infer import INFER
 from planner.evaluate.bands import INFER_BAND_COLUMNS  # issue 14: error bands of the speeds
@@ -67,13 +67,10 @@ NO_DEVICE_ERROR = ("give --device NAME (see `planner hardware`), or an ad-hoc de
                    "--memory (e.g. 16GB) and --bandwidth (e.g. 100GB/s)")
 
 
-def _default(key: str) -> Any:
-    return INFER[key].default
-
-
 @dataclass
 class Combo:
-    """Scalars of one combination of the categorical keys."""
+    """What one combination of an inference plan's categorical keys fixes (model, device,
+    weight format, KV type, backend), resolved once however many rows share it."""
     spec: Any = None
     device: Any = None
     quant: str = ""
@@ -231,11 +228,8 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
 
     models = models or {}
     files = tuple(hardware_files)
-    cats = [Cat.of(cols[k] if cols.get(k) is not None else _default(k), n)
-            for k in CATEGORICAL]
-    code, first = combinations(cats, n)
-    combos = [_combo({k: plain(c.values[c.index[i]]) for k, c in zip(CATEGORICAL, cats)},
-                     models, files) for i in first]
+    cats, code, combos = resolved_combinations(INFER, cols, n,
+                                               lambda v: _combo(v, models, files))
     err = Errors(n)
     out: dict[str, np.ndarray] = {k: np.full(n, np.nan) for k in FLOAT_COLUMNS}
     for k in BOOL_COLUMNS:

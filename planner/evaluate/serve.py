@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from planner.errors import PlannerError
-from planner.evaluate.columns import (Cat, Errors, answered, combinations, numeric, plain,
-                                      plan_inputs)
+from planner.evaluate.columns import (Cat, Errors, answered, categorical_inputs, combinations,
+                                      numeric_inputs, plain, plan_inputs)
 from planner.plan.serve import SERVE
 
 CATEGORICAL = SERVE.categorical
@@ -38,10 +38,6 @@ NUMERIC_OUT = ("replicas", "gpus", "tp", "pp", "ep", "batch", "concurrency", "ra
                "percentile", "prompt", "output",
                *(f"{m}_seconds_p{q}" for m in LATENCY for q in QS))
 TEXT_OUT = ("model", "mode", "engine", "hardware", "quant", "kv_cache", "bound", "binding")
-
-
-def _default(key: str) -> Any:
-    return SERVE[key].default
 
 
 def _devices(names, files):
@@ -64,15 +60,13 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
     for k in TEXT_OUT:
         out[k] = np.full(n, None, dtype=object)
     err = Errors(n)
-    cats = [Cat.of(cols[k] if cols.get(k) is not None else _default(k), n) for k in CATEGORICAL]
+    cats = categorical_inputs(SERVE, cols, n)
     code, first = combinations(cats, n)
     order = np.argsort(code, kind="stable")
     bounds = np.searchsorted(code[order], np.arange(len(first) + 1))
-    nums = {k: numeric(cols, k, n, _default(k) if _default(k) is not None else math.nan)
-            for k in ("rate", "prompt", "output", "prompt_sd", "output_sd", "percentile",
-                      "gpu_memory_utilization", "replicas")}
-    nums["ttft"] = numeric(cols, "ttft", n, math.nan)
-    nums["tpot"] = numeric(cols, "tpot", n, math.nan)
+    nums = numeric_inputs(SERVE, cols, n, (
+        "rate", "prompt", "output", "prompt_sd", "output_sd", "percentile",
+        "gpu_memory_utilization", "replicas", "ttft", "tpot"))
     for cid, i in enumerate(first):
         rows = order[bounds[cid]:bounds[cid + 1]]
         c = {k: plain(cat.values[cat.index[i]]) for k, cat in zip(CATEGORICAL, cats)}

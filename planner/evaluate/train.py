@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 
 from planner.estimate import training
-from planner.evaluate.columns import (Cat, Errors, answered, choose, combinations, numeric,
-                                      plain, plan_inputs)
+from planner.evaluate.columns import (Cat, Errors, answered, choose, numeric_inputs,
+                                      plan_inputs, resolved_combinations)
 from planner.plan.defaults import defaults
 from planner.plan.train import TRAIN
 from planner.units import DAY, HOUR, MONTH, format_bytes, format_count, format_duration, \
@@ -49,13 +49,10 @@ PREDICTED = ("cp", "ep", "interleave", "global_batch", "step_seconds", "tokens_p
              "tflops_per_gpu", "memory_buffers", *(f"time_{t}" for t in TERMS))
 
 
-def _default(key: str) -> Any:
-    return TRAIN[key].default
-
-
 @dataclass
 class Combo:
-    """Scalars of one combination of the categorical keys."""
+    """What one combination of a training plan's categorical keys fixes (model, device,
+    precision, layout rules), resolved once however many rows share it."""
     spec: Any = None
     device: Any = None
     precision: str = ""
@@ -210,18 +207,14 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
 
     models = models or {}
     files = tuple(hardware_files)
-    cats = [Cat.of(cols[k] if cols.get(k) is not None else _default(k), n)
-            for k in CATEGORICAL]
-    code, first = combinations(cats, n)
-    combos = [_combo({k: plain(c.values[c.index[i]]) for k, c in zip(CATEGORICAL, cats)},
-                     models, files) for i in first]
+    cats, code, combos = resolved_combinations(TRAIN, cols, n,
+                                               lambda v: _combo(v, models, files))
 
     def per(attr: str, dtype=float) -> np.ndarray:
         return np.asarray([getattr(c, attr) for c in combos], dtype=dtype)[code]
 
     D = defaults("train")
-    num = {k: numeric(cols, k, n, _default(k) if _default(k) is not None else math.nan)
-           for k in NUMERIC}
+    num = numeric_inputs(TRAIN, cols, n, NUMERIC)
     err = Errors(n)
     has_model = np.asarray([c.spec is not None for c in combos], dtype=bool)[code]
     bad_combo = np.asarray([c.error is not None for c in combos], dtype=bool)
