@@ -29,6 +29,17 @@ from planner.model.flops import attention_span_sum
 from planner.model.spec import ModelSpec, active_params, flops_per_token_exact, non_embedding_params
 from planner.units import DAY, HOUR, MONTH
 
+FLOPS_METHODS = ("6nd", "exact")
+
+
+def model_flops_per_token(spec: ModelSpec, seq_len: int, method: str = "6nd") -> float:
+    """Model FLOPs per training token (forward + backward) by `method`."""
+    if method == "6nd":
+        return 6.0 * active_params(spec)  # Kaplan et al. 2020 sec. 2.1
+    if method == "exact":
+        return float(flops_per_token_exact(spec, seq_len))  # Hoffmann et al. 2022 App. F
+    raise unknown("FLOPs method", method, FLOPS_METHODS)
+
 PF_DAY = 1e15 * DAY  # FLOP in one petaflop/s-day (Brown et al. 2020, Table D.1)
 RECOMPUTE = ("none", "selective", "full")
 METHODS = ("6nd", "exact")

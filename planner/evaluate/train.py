@@ -154,8 +154,7 @@ def _combo(inputs: dict, models: dict, files: tuple) -> Combo:
     c.flops_per_token, c.params = float(f["model_flops"]), float(f["params"])
     c.hw_ratio = float(f["hardware_flops"] / f["model_flops"])
     if c.predictor is not None:
-        from planner.estimate.parallel.search import model_flops_per_token
-        c.predict_flops_scale = c.flops_per_token / model_flops_per_token(
+        c.predict_flops_scale = c.flops_per_token / training.model_flops_per_token(
             spec, int(c.seq_len), inputs["flops_method"])
         for how in ("none", "selective", "full"):
             g = training.training_flops(spec, 1.0, inputs["flops_method"], how,

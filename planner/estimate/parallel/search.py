@@ -21,10 +21,10 @@ from planner.estimate.parallel.memory import plan_memory
 from planner.estimate.parallel.shape import shape_of
 from planner.estimate.parallel.space import DIMENSIONS, RECOMPUTE, plan_grid, whole
 from planner.estimate.parallel.steptime import TERMS, hardware_flops_per_sequence, step_time
+from planner.estimate.training import model_flops_per_token
 from planner.hardware.device import Device
-from planner.model.spec import ModelSpec, active_params, flops_per_token_exact
+from planner.model.spec import ModelSpec
 
-FLOPS_METHODS = ("6nd", "exact")
 
 
 def training_precisions(device: Device) -> tuple[str, ...]:
@@ -46,15 +46,6 @@ def global_batch_sequences(global_batch=None, seq_len: int = 2048, tokens=None) 
                                f"{seq_len}-token sequences")
         return int(n)
     return whole(global_batch, "--global-batch (sequences)")
-
-
-def model_flops_per_token(spec: ModelSpec, seq_len: int, method: str = "6nd") -> float:
-    if method == "6nd":
-        return 6.0 * active_params(spec)  # Kaplan et al. 2020 sec. 2.1
-    if method == "exact":
-        return float(flops_per_token_exact(spec, seq_len))  # Hoffmann et al. 2022 App. F
-    from planner.errors import unknown
-    raise unknown("FLOPs method", method, FLOPS_METHODS)
 
 
 def _domain(device: Device) -> int:
