@@ -79,17 +79,12 @@ def numeric(cols: dict, key: str, n: int, default: float = math.nan) -> np.ndarr
     return np.broadcast_to(np.asarray(v, dtype=float), (n,))
 
 
-def categorical_inputs(table, cols: dict, n: int) -> list["Cat"]:
-    """The categorical keys of `table` as `Cat`s of length n, in `table.categorical` order (an
-    absent key: its default)."""
-    return [Cat.of(cols[k] if cols.get(k) is not None else table[k].default, n)
-            for k in table.categorical]
-
-
 def resolved_combinations(table, cols: dict, n: int, resolve) -> tuple[list, np.ndarray, list]:
-    """The categorical inputs (`categorical_inputs`), each row's combination code, and
-    `resolve({key: value})` called once per distinct combination (the evaluators' Combo)."""
-    cats = categorical_inputs(table, cols, n)
+    """The categorical keys of `table` as `Cat`s of length n (an absent key: its default),
+    each row's combination code, and `resolve({key: value})` called once per distinct
+    combination (the evaluators' Combo)."""
+    cats = [Cat.of(cols[k] if cols.get(k) is not None else table[k].default, n)
+            for k in table.categorical]
     code, first = combinations(cats, n)
     combos = [resolve({k: plain(c.values[c.index[i]]) for k, c in zip(table.categorical, cats)})
               for i in first]

@@ -20,11 +20,10 @@ from typing import Any
 import numpy as np
 
 from planner.errors import PlannerError
-from planner.evaluate.columns import (Cat, Errors, answered, categorical_inputs, combinations,
-                                      numeric_inputs, plain, plan_inputs)
+from planner.evaluate.columns import (Cat, Errors, answered, numeric_inputs, plan_inputs,
+                                      resolved_combinations)
 from planner.plan.serve import SERVE
 
-CATEGORICAL = SERVE.categorical
 LATENCY = ("ttft", "tpot", "itl", "e2e")
 QS = (50, 90, 95, 99)
 NUMERIC_OUT = ("replicas", "gpus", "tp", "pp", "ep", "batch", "concurrency", "rate_per_s",
@@ -60,16 +59,14 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
     for k in TEXT_OUT:
         out[k] = np.full(n, None, dtype=object)
     err = Errors(n)
-    cats = categorical_inputs(SERVE, cols, n)
-    code, first = combinations(cats, n)
+    _, code, combos = resolved_combinations(SERVE, cols, n, dict)
     order = np.argsort(code, kind="stable")
-    bounds = np.searchsorted(code[order], np.arange(len(first) + 1))
+    bounds = np.searchsorted(code[order], np.arange(len(combos) + 1))
     nums = numeric_inputs(SERVE, cols, n, (
         "rate", "prompt", "output", "prompt_sd", "output_sd", "percentile",
         "gpu_memory_utilization", "replicas", "ttft", "tpot"))
-    for cid, i in enumerate(first):
+    for cid, c in enumerate(combos):
         rows = order[bounds[cid]:bounds[cid + 1]]
-        c = {k: plain(cat.values[cat.index[i]]) for k, cat in zip(CATEGORICAL, cats)}
         try:
             if c["concurrency"] is not None:
                 _replica_rows(c, rows, nums, models, files, out)
@@ -96,12 +93,6 @@ def _spec(c, models):
     if not c["model"]:
         raise PlannerError("a serving plan needs a MODEL")
     return models[c["model"]]
-
-
-def _mix(nums, rows):
-    from planner.estimate.serving.load import Mix
-    return Mix(nums["prompt"][rows], nums["output"][rows], nums["prompt_sd"][rows],
-               nums["output_sd"][rows])
 
 
 def _precisions(c):
@@ -235,9 +226,7 @@ def _solve_rows(c, rows, nums, models, files, out, err) -> None:
                 continue
             one = SV.take(cand, int(j))
             reps = pick["replicas"][sel]
-            res = L.open_loop(one.rep, L.Mix(*(np.full(len(these), x) for x in (
-                v["prompt"], v["output"], v["prompt_sd"], v["output_sd"]))),
-                rate[sel] / reps, one.budget, one.limit, pct)
+            res = L.open_loop(one.rep, mix, rate[sel] / reps, one.budget, one.limit, pct)
             _fill(out, these, res, one, 0, reps, mix, "solve", spec, c, pct)
             out["replica_capacity_per_s"][these] = cap["rate"][j]
             out["utilisation"][these] = rate[sel] / (reps * cap["rate"][j])
