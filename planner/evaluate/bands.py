@@ -283,21 +283,15 @@ def apply_model_error(out: dict[str, np.ndarray], kind: str, u: np.ndarray) -> d
                 v = np.array(out[c], dtype=float)
                 v[mask] = v[mask] * ratio[mask] if quantity == "time" else v[mask] / ratio[mask]
                 out[c] = v
-    if kind == "train":      # the verdicts, as the evaluator makes them (evaluate/train.py)
-        from planner.evaluate.train import SLACK
-        deadline = np.asarray(out["deadline_seconds"], dtype=float)
-        d = has & np.isfinite(deadline)
-        if d.any():
-            meets = np.array(out["meets_deadline"], dtype=bool)
-            fits = np.asarray(out["fits_memory"], dtype=object)[d] != False  # noqa: E712
-            meets[d] = (np.asarray(out["seconds"])[d] <= deadline[d] * SLACK) & fits
-            out["meets_deadline"] = meets
-        budget = np.asarray(out["budget_usd"], dtype=float)
-        b = has & np.isfinite(budget)
-        if b.any():
-            within = np.array(out["within_budget"], dtype=bool)
-            within[b] = np.asarray(out["cost_usd"], dtype=float)[b] <= budget[b] * SLACK
-            out["within_budget"] = within
+    if kind == "train":      # the verdicts from the scaled time and cost, as the evaluator's
+        from planner.evaluate.train import verdicts
+        fits = np.asarray(out["fits_memory"], dtype=object) != False  # noqa: E712
+        meets, within = verdicts(np.asarray(out["seconds"], dtype=float),
+                                 np.asarray(out["deadline_seconds"], dtype=float),
+                                 np.asarray(out["cost_usd"], dtype=float),
+                                 np.asarray(out["budget_usd"], dtype=float), fits)
+        out["meets_deadline"] = np.where(has, meets, out["meets_deadline"])
+        out["within_budget"] = np.where(has, within, out["within_budget"])
     return out
 
 

@@ -194,6 +194,13 @@ def _layout_pin_error(spec, tp, pp, node_size) -> str | None:
     return None
 
 
+def verdicts(seconds, deadline, cost, budget, fits) -> tuple[np.ndarray, np.ndarray]:
+    """meets_deadline (no deadline, or within it, and the plan fits) and within_budget (no
+    budget, or within it), each with the SLACK of floating-point round-off."""
+    meets = (np.isnan(deadline) | (seconds <= deadline * SLACK)) & fits
+    return meets, np.isnan(budget) | (cost <= budget * SLACK)
+
+
 def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
              hardware_files: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
     """Training answers for `n` plans.
@@ -410,8 +417,8 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
 
     memory_cols = {f"memory_{k}_bytes": np.where(has_model, lay[f"memory_{k}"], np.nan)
                    for k in ("weights", "gradients", "optimizer", "activations")}
-    deadline_ok = np.isnan(deadline) | (seconds <= deadline * SLACK)
-    budget_ok = np.isnan(budget) | (cost <= budget * SLACK)
+    fits_known = fits == True  # noqa: E712
+    meets_deadline, within_budget = verdicts(seconds, deadline, cost, budget, fits_known)
     min_layout = {k: np.asarray([c.min_mem[k] if c.min_mem and c.min_mem.get(k) is not None
                                  and math.isfinite(c.min_mem["gpus"]) else math.nan
                                  for c in combos], dtype=float)[code] for k in ("tp", "pp", "dp")}
@@ -481,9 +488,9 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
         "grid_kg_per_kwh": num["grid_kg_per_kwh"],
         "co2_kg": energy * num["grid_kg_per_kwh"],
         "deadline_seconds": deadline,
-        "meets_deadline": deadline_ok & (fits == True),  # noqa: E712
+        "meets_deadline": meets_deadline,
         "budget_usd": budget,
-        "within_budget": budget_ok,
+        "within_budget": within_budget,
         "device_memory_bytes": np.where(known_capacity, per("capacity"), np.nan),
         "memory_per_gpu_bytes": np.where(has_model, lay["memory_total"], np.nan),
         **memory_cols,
