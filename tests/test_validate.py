@@ -215,6 +215,12 @@ def test_cli_json_area(cli):
     assert [s["area"] for s in d["summary"]] == ["flops"]
 
 
+def test_cli_area_is_case_blind_for_rows_and_summary(cli):
+    d = cli("validate", "--area", " FLOPs ", "--json").json()
+    assert {x["area"] for x in d["rows"]} == {"flops"}
+    assert [s["area"] for s in d["summary"]] == ["flops"]
+
+
 def test_cli_summary_lists_every_area(cli):
     r = cli("validate", "--area", "training-memory", "--area", "serving-latency")
     assert r.code == 0

@@ -40,10 +40,11 @@ def validate(fmt, as_json, areas, summary_only) -> None:
     """
     from planner.evaluate.validate import run, summary
 
-    rows = run(tuple(a.strip().lower() for a in areas))
+    wanted = tuple(a.strip().lower() for a in areas)
+    rows = run(wanted)
     summ = summary(rows)
-    if areas:
-        summ = [s for s in summ if s["area"] in areas]
+    if wanted:
+        summ = [s for s in summ if s["area"] in wanted]
     fmt = "json" if as_json else fmt
     if fmt == "json":
         payload = {"summary": summ} if summary_only else \
