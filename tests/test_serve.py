@@ -168,6 +168,8 @@ def test_both_forms_give_the_json_keys():
     (["--rate", "10/s", "--tpot", "0.1ms"], "single-token floor"),
     (["--rate", "10/s", "-H", "h100-sxmm"], "did you mean"),
     (["--rate", "10/s", "--ttft", "fast"], "cannot read"),
+    (["--rate", "10/s", "--ttft", "0ms"], "must be > 0"),
+    (["--concurrency", "10,00", "-H", "h100-sxm"], "neither a number nor 'max'"),
 ])
 def test_bad_input_is_one_error_line(args, words):
     res = run("serve", "llama-3.1-8b", *args)
@@ -277,3 +279,13 @@ def test_serving_bands_come_from_held_out_runs():
                                               "--json"]).output)
     assert rec["band_estimator"] == "serve/trtllm-server"
     assert rec["ttft_seconds_p99_low"] > rec["ttft_seconds_p99"]   # it under-predicts latency
+
+
+def test_a_non_positive_target_is_refused_not_replaced_by_the_default():
+    """A latency target or rate of 0 or below (a scenario or library value) is an error at the
+    boundary; it used to fall back silently to the 2 s / 200 ms defaults."""
+    import planner
+    from planner.errors import PlannerError
+    for keys in ({"ttft": -1}, {"tpot": 0}, {"rate": float("inf")}):
+        with pytest.raises(PlannerError, match="must be > 0"):
+            planner.serve(**{"model": "llama-3.1-8b", "rate": "2/s", **keys})

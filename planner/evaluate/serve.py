@@ -100,13 +100,6 @@ def _precisions(c):
     return (c["quant"],) if c["quant"] else tuple(serving_data()["defaults"]["precisions"])
 
 
-def _check_rows(nums, rows) -> None:
-    rate = nums["rate"][rows]
-    bad = np.isfinite(rate) & ~(rate > 0)
-    if bad.any():
-        raise PlannerError(f"--rate {rate[bad][0]:g} must be > 0 requests/s (e.g. 20/s)")
-
-
 MIX_KEYS = ("prompt", "output", "prompt_sd", "output_sd")
 
 
@@ -149,7 +142,6 @@ def _deployment_rows(c, rows, nums, models, files, out, err) -> None:
     """A fixed deployment (--replicas of one shape) under Poisson arrivals at --rate, split
     evenly over the replicas."""
     from planner.estimate.serving import load as L
-    _check_rows(nums, rows)
     keys = MIX_KEYS + ("gpu_memory_utilization", "percentile")
     for sub, v in _by_values(rows, nums, keys):
         spec, mix, cand = _one_shape(c, v, models, files,
@@ -195,7 +187,6 @@ def _solve_rows(c, rows, nums, models, files, out, err) -> None:
     from planner.estimate.serving import load as L, solve as SV
     from planner.estimate.serving.engine import serving_data
     spec = _spec(c, models)
-    _check_rows(nums, rows)
     devs = _devices(c["hardware"], files)
     if not devs:
         raise PlannerError("no device with a price to choose from; give --hardware NAME "

@@ -18,38 +18,48 @@ _RATE = {"": 1.0, "s": 1.0, "sec": 1.0, "min": 1 / 60.0, "h": 1 / 3600.0, "hour"
          "day": 1 / 86400.0}
 
 
+def _positive(value: float, raw: Any, what: str, unit: str, example: str) -> float:
+    """A parsed rate or latency must be a finite number > 0 (checked here, where every
+    command-line, scenario and web-page value passes)."""
+    if not math.isfinite(value) or value <= 0:
+        raise PlannerError(f"{what} {raw!r} must be > 0 {unit} (e.g. {example})")
+    return value
+
+
 def parse_latency(raw: Any, what: str) -> float:
     """``50ms``, ``1s``, ``0.2 s``, ``800us`` -> seconds (a bare number is refused)."""
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-        return float(raw)
+        return _positive(float(raw), raw, what, "seconds", "50ms, 1s")
     m = re.match(r"^\s*([0-9]*\.?[0-9]+(?:e[-+]?[0-9]+)?)\s*([a-zµ]*)\s*$", str(raw).lower())
     if not m or m.group(2) not in _LATENCY:
         raise PlannerError(f"cannot read {what} {raw!r} (expected a time with a unit, e.g. "
                            "50ms, 1s, 800us)")
-    return float(m.group(1)) * _LATENCY[m.group(2)]
+    return _positive(float(m.group(1)) * _LATENCY[m.group(2)], raw, what, "seconds",
+                     "50ms, 1s")
 
 
 def parse_rate(raw: Any, what: str) -> float:
     """``20/s``, ``20``, ``1200/min``, ``72000/h`` -> requests per second."""
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-        return float(raw)
+        return _positive(float(raw), raw, what, "requests/s", "20/s")
     m = re.match(r"^\s*(-?[0-9]*\.?[0-9]+(?:e[-+]?[0-9]+)?)\s*(?:req(?:uests)?)?\s*/?\s*"
                  r"([a-z]*)\s*$", str(raw).lower())
     if not m or m.group(2) not in _RATE:
         raise PlannerError(f"cannot read {what} {raw!r} (expected requests per second, e.g. "
                            "20/s, 1200/min, 72000/h)")
-    return float(m.group(1)) * _RATE[m.group(2)]
+    return _positive(float(m.group(1)) * _RATE[m.group(2)], raw, what, "requests/s", "20/s")
 
 
 def parse_concurrency(raw: Any, what: str) -> float | str:
     """A whole number of clients >= 1, or ``max`` (as many as the KV cache holds)."""
+    from planner.units import parse_number
     if isinstance(raw, str) and raw.strip().lower() == "max":
         return "max"
     try:
-        value = float(str(raw).replace(",", "").replace("_", ""))
-    except ValueError:
+        value = parse_number(raw, what)
+    except PlannerError:
         raise PlannerError(f"{what} {raw!r} is neither a number nor 'max'") from None
-    if not math.isfinite(value) or value < 1 or value != int(value) or value > 1e7:
+    if value < 1 or value != int(value) or value > 1e7:
         raise PlannerError(f"{what} {raw!r} is out of range (valid: whole, 1 to 10,000,000, "
                            "or max)")
     return float(int(value))
@@ -63,12 +73,10 @@ def parse_precision(raw: Any, what: str) -> str:
 
 
 def parse_kv(raw: Any, what: str) -> str:
-    from planner.estimate.quant import kv_bytes_per_element
+    """A KV-cache type as `planner infer` takes it, or ``auto`` (the engine's default)."""
+    from planner.plan import infer
     text = str(raw).strip().lower()
-    if text == "auto":
-        return text
-    kv_bytes_per_element(text)
-    return text
+    return text if text == "auto" else infer.parse_kv(raw, what)
 
 
 SERVE = KeyTable("serve", argument="model", keys=[
