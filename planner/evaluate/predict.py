@@ -262,7 +262,7 @@ def predictor(spec, device, seq_len: int, inputs: dict) -> Predictor:
 
 
 def evaluate_rows(mask, combos, code, tokens, budget, price, deadline, gpus_in, by_default,
-                  default_target, node, limit, min_gpus, params, goodput_flag, fpt) -> dict:
+                  default_target, node, limit, min_gpus, params) -> dict:
     """The predicted-utilisation columns of the rows in `mask` (the training evaluator's
     other columns are overlaid with these): devices (given, solved for the deadline at the
     predicted utilisation, or sized for a budget's default wall-clock), tokens (bought by a
@@ -288,7 +288,7 @@ def evaluate_rows(mask, combos, code, tokens, budget, price, deadline, gpus_in, 
         if not len(rows) or c.predictor is None:
             continue
         P = c.predictor
-        on = np.asarray([goodput_flag[r] is not False for r in rows])
+        on = np.full(len(rows), c.goodput is not False)
         alloc = gpus_in[rows].copy()
         solving = np.isnan(alloc)
         buy = np.isnan(tokens[rows]) & ~np.isnan(budget[rows])
@@ -321,38 +321,50 @@ def evaluate_rows(mask, combos, code, tokens, budget, price, deadline, gpus_in, 
             for i, j in zip(sel, inv.ravel()):
                 if why[j]:
                     out["error"][rows[i]] = why[j]
-        res = P.at(alloc)
+        # the best plan per distinct cluster size, gathered to the rows that have it
+        sizes, at = np.unique(alloc, return_inverse=True)
+        at = at.ravel()
+        best = P.at(sizes)
         useful = P.useful(alloc, float(params[rows][0]), on)
-        tps = res["tokens_per_s"]
+        tps = best["tokens_per_s"][at]
         with np.errstate(invalid="ignore", divide="ignore"):
             toks = np.where(buy, tps * budget[rows] / (price[rows] * alloc) * HOUR * useful,
                             tokens[rows])
             secs = toks / tps / useful
         for name, v in (("allocated", alloc), ("used", alloc), ("seconds", secs),
-                        ("mfu", res["mfu"]), ("hfu", res["hfu"]), ("tokens", toks),
-                        ("useful", useful), ("step_seconds", res["step_seconds"]),
+                        ("mfu", best["mfu"][at]), ("hfu", best["hfu"][at]), ("tokens", toks),
+                        ("useful", useful), ("step_seconds", best["step_seconds"][at]),
                         ("tokens_per_s", tps)):
             out[name][rows] = v
         out["global_batch"][rows] = P.global_batch
-        src = (f"predicted: the fastest fitting parallel plan (planner parallel, framework "
-               f"{P.framework.name}, global batch {P.global_batch:,} x {P.seq_len:,} tokens)")
-        for i, r in enumerate(rows):
-            plan = res["plan"][i]
-            if plan is None:
-                if out["error"][r] is None:
-                    out["error"][r] = _no_plan(P, alloc[i], res["reason"][i], min_gpus[r])
-                continue
-            out["source"][r] = src
-            out["optimizer_mode"][r] = P.state_note
-            for k in ("tp", "pp", "dp", "cp", "ep", "interleave", "zero", "micro_batch",
-                      "tflops_per_gpu"):
-                out[k][r] = plan[k]
-            out["sequence_parallel"][r] = bool(plan["sequence_parallel"])
-            out["recompute"][r], out["precision"][r] = plan["recompute"], plan["precision"]
-            mem = plan["memory"]
-            for k in ("weights", "gradients", "optimizer", "activations", "buffers"):
-                out[f"memory_{k}"][r] = mem[k]
-            out["memory_total"][r] = plan["memory_per_gpu_bytes"]
-            for t in TERMS:
-                out[f"time_{t}"][r] = plan["breakdown"][t]
+        plans = best["plan"]
+        for j in (j for j, plan in enumerate(plans) if plan is None):
+            these = rows[at == j]
+            these = these[np.equal(out["error"][these], None)]
+            if len(these):
+                out["error"][these] = _no_plan(P, sizes[j], best["reason"][j],
+                                               min_gpus[these[0]])
+        found = np.asarray([plan is not None for plan in plans], dtype=bool)[at]
+        if not found.any():
+            continue
+        rows, at = rows[found], at[found]
+
+        def gather(get, dtype=float):
+            return np.asarray([get(plan) if plan else None for plan in plans], dtype=dtype)[at]
+        out["source"][rows] = (f"predicted: the fastest fitting parallel plan (planner "
+                               f"parallel, framework {P.framework.name}, global batch "
+                               f"{P.global_batch:,} x {P.seq_len:,} tokens)")
+        out["optimizer_mode"][rows] = P.state_note
+        for k in ("tp", "pp", "dp", "cp", "ep", "interleave", "zero", "micro_batch",
+                  "tflops_per_gpu"):
+            out[k][rows] = gather(lambda plan: plan[k])
+        out["sequence_parallel"][rows] = gather(lambda plan: bool(plan["sequence_parallel"]),
+                                                object) == True  # noqa: E712
+        out["recompute"][rows] = gather(lambda plan: plan["recompute"], object)
+        out["precision"][rows] = gather(lambda plan: plan["precision"], object)
+        for k in ("weights", "gradients", "optimizer", "activations", "buffers"):
+            out[f"memory_{k}"][rows] = gather(lambda plan: plan["memory"][k])
+        out["memory_total"][rows] = gather(lambda plan: plan["memory_per_gpu_bytes"])
+        for t in TERMS:
+            out[f"time_{t}"][rows] = gather(lambda plan: plan["breakdown"][t])
     return out

@@ -338,7 +338,6 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
     # devices the layout uses; idle devices are priced (they are rented) but do no work.
     with np.errstate(invalid="ignore", divide="ignore"):
         seconds = counted / (used * peak * util)
-    goodput_flag = per("goodput", object)
     useful = np.ones(n)
     goodput_on = np.asarray([c.goodput is True for c in combos], dtype=bool)[code]
     on_m = ~predict & goodput_on & has_model & np.isfinite(allocated)
@@ -350,8 +349,7 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
     if predict.any():
         from planner.evaluate.predict import evaluate_rows
         pred = evaluate_rows(predict, combos, code, tokens, budget, price, deadline, gpus_in,
-                             by_default, default_target, node, limit, min_gpus, params,
-                             goodput_flag, fpt)
+                             by_default, default_target, node, limit, min_gpus, params)
         err.add(predict & np.not_equal(pred["error"], None), lambda r: pred["error"][r])
         for name, arr in (("allocated", allocated), ("used", used), ("seconds", seconds),
                           ("mfu", mfu), ("hfu", hfu), ("tokens", tokens),
