@@ -298,34 +298,39 @@ def evaluate_rows(mask, combos, code, tokens, budget, price, deadline, gpus_in, 
         # finishes in budget / (price n); sized here to finish within the target.
         with np.errstate(invalid="ignore", divide="ignore"):
             n_budget = np.maximum(np.ceil(budget[rows] / (price[rows] * target / HOUR) / nd), 1) * nd
-        if (solving & buy).any():  # the smallest usable size at least as large
-            usable = {v: P.usable_at_least(v, int(nd[0]), float(limit[rows][0]))
-                      for v in np.unique(n_budget[solving & buy])}
-            n_budget = np.asarray([usable.get(v, v) for v in n_budget])
+        sized = solving & buy
+        if sized.any():  # the smallest usable size at least as large, per distinct size
+            wanted, which = np.unique(n_budget[sized], return_inverse=True)
+            n_budget[sized] = np.asarray([P.usable_at_least(v, int(nd[0]),
+                                                            float(limit[rows[0]]))
+                                          for v in wanted])[which.ravel()]
         alloc = np.where(solving & buy, n_budget, alloc)
         # Deadline rows with known tokens: the ladder-and-bisection solver, per distinct ask.
         ask = solving & ~buy & np.isfinite(target) & np.isfinite(tokens[rows])
         if ask.any():
             key = np.stack([tokens[rows], target, nd, limit[rows]], axis=1)
             uniq, inv = np.unique(key[ask], axis=0, return_inverse=True)
+            inv = inv.ravel()
             lo = np.where(np.isfinite(min_gpus[rows]), min_gpus[rows], nd)
+            lo_max = np.full(len(uniq), -np.inf)      # the largest lower bound per distinct ask
+            np.maximum.at(lo_max, inv, lo[ask])
+            n_params = float(params[rows[0]])
             solved, why = [], []
             for j, (tok, tgt, nod, hi) in enumerate(uniq):
-                lo_j = float(np.max(lo[ask][inv.ravel() == j]))
-                g, reason = P.solve(float(tok), float(tgt), int(nod), lo_j, float(hi),
-                                    float(params[rows][0]), bool(on.any()))
+                g, reason = P.solve(float(tok), float(tgt), int(nod), float(lo_max[j]),
+                                    float(hi), n_params, bool(on.any()))
                 solved.append(g)
                 why.append(reason)
             sel = np.flatnonzero(ask)
-            alloc[sel] = np.asarray(solved)[inv.ravel()]
-            for i, j in zip(sel, inv.ravel()):
+            alloc[sel] = np.asarray(solved)[inv]
+            for i, j in zip(sel, inv):
                 if why[j]:
                     out["error"][rows[i]] = why[j]
         # the best plan per distinct cluster size, gathered to the rows that have it
         sizes, at = np.unique(alloc, return_inverse=True)
         at = at.ravel()
         best = P.at(sizes)
-        useful = P.useful(alloc, float(params[rows][0]), on)
+        useful = P.useful(alloc, float(params[rows[0]]), on)
         tps = best["tokens_per_s"][at]
         with np.errstate(invalid="ignore", divide="ignore"):
             toks = np.where(buy, tps * budget[rows] / (price[rows] * alloc) * HOUR * useful,
