@@ -273,6 +273,9 @@ def _distinct(*cols: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     sorts (numpy's row-wise unique sorts whole rows, ~10x slower on a million)."""
     code = np.zeros(len(cols[0]), dtype=np.int64)
     for c in cols:
+        c = np.asarray(c)
+        if c.ndim and len(c) > 1 and c.strides[0] == 0:
+            continue                     # a broadcast scalar: one value, nothing to sort
         u, i = np.unique(c, return_inverse=True)
         code = code * len(u) + i.ravel()
     _, first, inv = np.unique(code, return_index=True, return_inverse=True)
