@@ -91,6 +91,14 @@ def resolved_combinations(table, cols: dict, n: int, resolve) -> tuple[list, np.
     return cats, code, combos
 
 
+def combination_rows(code: np.ndarray, k: int) -> list[np.ndarray]:
+    """The rows of each of the `k` combinations (their indices, in row order): one sort for
+    all of them."""
+    order = np.argsort(code, kind="stable")
+    bounds = np.searchsorted(code[order], np.arange(k + 1))
+    return [order[bounds[i]:bounds[i + 1]] for i in range(k)]
+
+
 def numeric_inputs(table, cols: dict, n: int, keys) -> dict[str, np.ndarray]:
     """The numeric `keys` of `table` as float arrays of length n (absent: the key's default,
     NaN without one)."""

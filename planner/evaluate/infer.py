@@ -36,8 +36,8 @@ from typing import Any, Callable
 import numpy as np
 
 from planner.errors import PlannerError
-from planner.evaluate.columns import (Cat, Errors, answered, numeric, plan_inputs,
-                                      resolved_combinations)
+from planner.evaluate.columns import (Cat, Errors, answered, combination_rows, numeric,
+                                      plan_inputs, resolved_combinations)
 from planner.plan.defaults import defaults
 from planner.plan.infer import INFER
 from planner.evaluate.bands import INFER_BAND_COLUMNS  # issue 14: error bands of the speeds
@@ -240,11 +240,8 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
         out["devices_fastest"] = np.full(n, None, dtype=object)
         out["devices_cheapest"] = np.full(n, None, dtype=object)
     has_device = np.zeros(n, dtype=bool)
-    order = np.argsort(code, kind="stable")
-    bounds = np.searchsorted(code[order], np.arange(len(combos) + 1))
     table = _DeviceTable(all_devices(files))
-    for cid, c in enumerate(combos):
-        rows = order[bounds[cid]:bounds[cid + 1]]
+    for c, rows in zip(combos, combination_rows(code, len(combos))):
         if c.error:
             err.add(_mask(n, rows), c.error)
         if c.spec is None:

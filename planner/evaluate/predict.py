@@ -261,7 +261,7 @@ def predictor(spec, device, seq_len: int, inputs: dict) -> Predictor:
                       "restart_seconds": inputs.get("restart_time")}, state_note=note)
 
 
-def evaluate_rows(mask, combos, code, tokens, budget, price, deadline, gpus_in, by_default,
+def evaluate_rows(mask, combos, groups, tokens, budget, price, deadline, gpus_in, by_default,
                   default_target, node, limit, min_gpus, params) -> dict:
     """The predicted-utilisation columns of the rows in `mask` (the training evaluator's
     other columns are overlaid with these): devices (given, solved for the deadline at the
@@ -280,10 +280,7 @@ def evaluate_rows(mask, combos, code, tokens, budget, price, deadline, gpus_in, 
     for k in ("recompute", "precision", "error", "source", "optimizer_mode"):
         out[k] = np.full(n, None, dtype=object)
     out["sequence_parallel"] = np.zeros(n, dtype=bool)
-    order = np.argsort(code, kind="stable")
-    bounds = np.searchsorted(code[order], np.arange(len(combos) + 1))
-    for cid, c in enumerate(combos):
-        rows = order[bounds[cid]:bounds[cid + 1]]
+    for c, rows in zip(combos, groups):
         rows = rows[mask[rows]]
         if not len(rows) or c.predictor is None:
             continue

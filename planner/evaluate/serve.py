@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from planner.errors import PlannerError
-from planner.evaluate.columns import (Cat, Errors, answered, numeric_inputs, plan_inputs,
-                                      resolved_combinations)
+from planner.evaluate.columns import (Cat, Errors, answered, combination_rows, numeric_inputs,
+                                      plan_inputs, resolved_combinations)
 from planner.plan.serve import SERVE
 
 LATENCY = ("ttft", "tpot", "itl", "e2e")
@@ -60,13 +60,10 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
         out[k] = np.full(n, None, dtype=object)
     err = Errors(n)
     _, code, combos = resolved_combinations(SERVE, cols, n, dict)
-    order = np.argsort(code, kind="stable")
-    bounds = np.searchsorted(code[order], np.arange(len(combos) + 1))
     nums = numeric_inputs(SERVE, cols, n, (
         "rate", "prompt", "output", "prompt_sd", "output_sd", "percentile",
         "gpu_memory_utilization", "replicas", "ttft", "tpot"))
-    for cid, c in enumerate(combos):
-        rows = order[bounds[cid]:bounds[cid + 1]]
+    for c, rows in zip(combos, combination_rows(code, len(combos))):
         try:
             if c["concurrency"] is not None:
                 _replica_rows(c, rows, nums, models, files, out)

@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 
 from planner.estimate import training
-from planner.evaluate.columns import (Cat, Errors, answered, choose, numeric_inputs,
-                                      plan_inputs, resolved_combinations)
+from planner.evaluate.columns import (Cat, Errors, answered, choose, combination_rows,
+                                      numeric_inputs, plan_inputs, resolved_combinations)
 from planner.plan.defaults import defaults
 from planner.plan.train import TRAIN
 from planner.units import DAY, HOUR, MONTH, format_bytes, format_count, format_duration, \
@@ -323,7 +323,8 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
     allocated = np.where(too_many, np.nan, allocated)
 
     # -- layout per row (per combination, per distinct device count) --------------------------
-    lay = _layouts(combos, code, allocated, need_raw, solving, node, n)
+    groups = combination_rows(code, len(combos))
+    lay = _layouts(combos, groups, allocated, need_raw, solving, node, n)
     used = np.where(has_model, lay["used"], allocated)
     err.add(has_model & (lay["index"] < 0) & np.isfinite(allocated) & ~predict,
             lambda r: f"tp x pp = {_least_model_parallel(combos[code[r]]):.0f} exceeds the "
@@ -348,7 +349,7 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
     pred = {}
     if predict.any():
         from planner.evaluate.predict import evaluate_rows
-        pred = evaluate_rows(predict, combos, code, tokens, budget, price, deadline, gpus_in,
+        pred = evaluate_rows(predict, combos, groups, tokens, budget, price, deadline, gpus_in,
                              by_default, default_target, node, limit, min_gpus, params)
         err.add(predict & np.not_equal(pred["error"], None), lambda r: pred["error"][r])
         for name, arr in (("allocated", allocated), ("used", used), ("seconds", seconds),
@@ -525,7 +526,7 @@ def _least_model_parallel(c: Combo) -> float:
     return float((c.layouts.tp * c.layouts.pp).min())
 
 
-def _layouts(combos, code, allocated, need_raw, solving, node, n) -> dict[str, np.ndarray]:
+def _layouts(combos, groups, allocated, need_raw, solving, node, n) -> dict[str, np.ndarray]:
     """Layout columns for every row: per combination with an architecture, the layout of each
     distinct device count (`Layouts.for_devices`).  A solved cluster that the layout cannot
     use whole grows by whole nodes until the devices it uses meet the need."""
@@ -534,12 +535,9 @@ def _layouts(combos, code, allocated, need_raw, solving, node, n) -> dict[str, n
     out = {k: np.full(n, np.nan) for k in keys}
     out["index"] = np.full(n, -1)
     out["fits"] = np.zeros(n, dtype=bool)
-    order = np.argsort(code, kind="stable")
-    bounds = np.searchsorted(code[order], np.arange(len(combos) + 1))
-    for cid, c in enumerate(combos):
+    for c, rows in zip(combos, groups):
         if c.layouts is None:
             continue
-        rows = order[bounds[cid]:bounds[cid + 1]]
         ok = np.isfinite(allocated[rows])
         rows = rows[ok]
         if not len(rows):
