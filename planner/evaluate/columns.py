@@ -116,12 +116,16 @@ class Errors:
         self._free = np.ones(n, dtype=bool)     # rows with no reason yet (no object compares)
 
     def add(self, mask, message) -> None:
-        """Mark the rows in `mask` (bool array or scalar) that have no reason yet; `message` is
-        a string or a function of the row index giving one."""
-        mask = np.asarray(mask, dtype=bool)
-        if not mask.any():
-            return
-        rows = np.flatnonzero(np.broadcast_to(mask, self._free.shape) & self._free)
+        """Mark the rows in `mask` (a bool array or scalar, or an array of row indices) that
+        have no reason yet; `message` is a string or a function of the row index giving one."""
+        mask = np.asarray(mask)
+        if mask.dtype.kind in "iu":                      # row indices
+            rows = mask[self._free[mask]]
+        else:
+            mask = mask.astype(bool, copy=False)
+            if not mask.any():
+                return
+            rows = np.flatnonzero(np.broadcast_to(mask, self._free.shape) & self._free)
         if not len(rows):
             return
         self._free[rows] = False

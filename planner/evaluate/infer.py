@@ -243,7 +243,7 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
     table = _DeviceTable(all_devices(files))
     for c, rows in zip(combos, combination_rows(code, len(combos))):
         if c.error:
-            err.add(_mask(n, rows), c.error)
+            err.add(rows, c.error)
         if c.spec is None:
             continue
         values = _rows(c, cols, n, rows, err, table, top_devices)
@@ -279,11 +279,6 @@ def _distinct(*cols: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     return [np.asarray(c)[first] for c in cols], inv.ravel()
 
 
-def _mask(n: int, rows: np.ndarray) -> np.ndarray:
-    m = np.zeros(n, dtype=bool)
-    m[rows] = True
-    return m
-
 
 def _rows(c: Combo, cols: dict, n: int, rows: np.ndarray, err: Errors, table: "_DeviceTable",
           top_devices: int) -> dict[str, Any]:
@@ -294,7 +289,7 @@ def _rows(c: Combo, cols: dict, n: int, rows: np.ndarray, err: Errors, table: "_
     ctx_given = numeric(cols, "context", n)
     ctx = numeric(cols, "context", n, min(spec.context, D["context_cap"]))[rows]
     if (ctx > spec.context).any():
-        err.add(_mask(n, rows[ctx > spec.context]),
+        err.add(rows[ctx > spec.context],
                 lambda r: f"--context {ctx_given[r]:,.0f} exceeds the {spec.context:,}-token "
                           f"context of {spec.name} (valid: 1 to {spec.context:,})")
     batch = numeric(cols, "batch", n, D["batch"])[rows]
@@ -316,7 +311,7 @@ def _rows(c: Combo, cols: dict, n: int, rows: np.ndarray, err: Errors, table: "_
         split = ~np.isnan(numeric(cols, "ram", n)[rows]) | ~np.isnan(
             numeric(cols, "gpu_layers", n)[rows])
         if split.any():
-            err.add(_mask(n, rows[split]), "--ram and --gpu-layers need the GPU they split a "
+            err.add(rows[split], "--ram and --gpu-layers need the GPU they split a "
                     "model with: give --device NAME")
     return values
 
@@ -561,7 +556,7 @@ def _offload(c: Combo, cols: dict, n: int, rows: np.ndarray, ctx, batch, prompt,
     wants = ~np.isnan(ram) | ~np.isnan(pinned) | c.cpu_moe
     if c.shared:
         if wants.any():
-            err.add(_mask(n, rows[wants]),
+            err.add(rows[wants],
                     f"--ram and --gpu-layers split a model between a discrete GPU and system "
                     f"RAM; {c.device.name} shares one memory (give its size with --memory)")
         return {}

@@ -77,9 +77,7 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
                 raise PlannerError("give --rate R (the cheapest deployment for R requests/s) or "
                                    "--concurrency N|max (one replica under N clients)")
         except PlannerError as exc:
-            mask = np.zeros(n, dtype=bool)
-            mask[rows] = True
-            err.add(mask, str(exc))
+            err.add(rows, str(exc))
     out["error"] = err.reason
     # the empirical error band of the predicted throughput/latency (planner/evaluate/bands.py)
     from planner.evaluate import bands
@@ -155,9 +153,7 @@ def _deployment_rows(c, rows, nums, models, files, out, err) -> None:
         out["rate_per_s"][sub] = rate
         over = ~np.broadcast_to(np.asarray(res["stable"], dtype=bool), sub.shape)
         if over.any():
-            mask = np.zeros(len(err.reason), dtype=bool)
-            mask[sub[over]] = True
-            err.add(mask, lambda r: (
+            err.add(sub[over], lambda r: (
                 f"--rate {nums['rate'][r]:,.4g}/s over {nums['replicas'][r]:,.0f} replicas "
                 f"is more than the deployment sustains ({nums['replicas'][r] * most:,.4g} "
                 "requests/s at these lengths): the queue grows without bound; give more "
