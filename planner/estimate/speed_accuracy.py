@@ -15,10 +15,17 @@ def _classes() -> dict[str, dict]:
     return tomllib.loads(text)["class"]
 
 
+def device_class(backend: str | None, category: str, vendor: str) -> str | None:
+    """The name of the class a device run on `backend` belongs to, or None where the step
+    model was not validated."""
+    for name, e in _classes().items():
+        if (e["backend"], e["category"], e["vendor"]) == (backend, category, vendor):
+            return name
+    return None
+
+
 def held_out(backend: str | None, category: str, vendor: str) -> dict | None:
     """The class entry (label, decode_median, decode_worst, prefill_median, ... as fractions)
     of a device run on `backend`, or None where the step model was not validated."""
-    for entry in _classes().values():
-        if (entry["backend"], entry["category"], entry["vendor"]) == (backend, category, vendor):
-            return entry
-    return None
+    name = device_class(backend, category, vendor)
+    return None if name is None else _classes()[name]

@@ -148,20 +148,12 @@ INFER_BAND_COLUMNS = (*(f"{c}_{s}" for c in INFER_COLUMNS for s in ("low", "high
                       "decode_band_rows", "prefill_band_rows")
 
 
-def device_class(backend: str | None, category: str, vendor: str) -> str | None:
-    """The class of local_speed_accuracy.toml a device run on `backend` belongs to."""
-    from planner.estimate.speed_accuracy import _classes
-    for name, e in _classes().items():
-        if (e["backend"], e["category"], e["vendor"]) == (backend, category, vendor):
-            return name
-    return None
-
-
 def infer_values(values: dict[str, Any], backend: str | None, category: str, vendor: str,
                  valid) -> dict[str, Any]:
     """`<col>_low` / `<col>_high` of a local-inference speed result on a device of that
     backend, category and vendor (NaN where not `valid`: partial offload, a user-given
     efficiency, a device class without held-out rows), and the held-out row counts."""
+    from planner.estimate.speed_accuracy import device_class
     cls = device_class(backend, category, vendor)
     valid = np.asarray(valid, dtype=bool)
     out: dict[str, Any] = {}
