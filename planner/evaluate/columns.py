@@ -63,6 +63,14 @@ def combinations(cats: list[Cat], n: int) -> tuple[np.ndarray, list[int]]:
     return inverse.ravel(), [int(i) for i in first]
 
 
+def object_array(items: list) -> np.ndarray:
+    """A 1-D object array of `items`, kept whole even when they are lists or tuples (which
+    np.asarray would turn into a second dimension)."""
+    arr = np.empty(len(items), dtype=object)
+    arr[:] = items
+    return arr
+
+
 def plain(value: Any) -> Any:
     """numpy scalar -> Python value; NaN (an input not given) -> None."""
     value = value.item() if hasattr(value, "item") else value
@@ -137,9 +145,6 @@ class Errors:
         else:
             self.reason[rows] = message
 
-    @property
-    def ok(self) -> np.ndarray:
-        return self._free.copy()
 
 
 def choose(n: int, cases: list[tuple], default=None) -> np.ndarray:

@@ -49,11 +49,6 @@ def join(*columns) -> np.ndarray:
     return out
 
 
-def lines(warning: str | None) -> list[str]:
-    """A `warning` cell -> its lines (each printed as one ``Warning:`` line)."""
-    return [w for w in (warning or "").split("\n") if w.strip()]
-
-
 # --- utilisation ---------------------------------------------------------------------------------
 
 def utilisation_class(device_name: str | None) -> dict | None:
@@ -68,14 +63,11 @@ def utilisation_class(device_name: str | None) -> dict | None:
     return best
 
 
-def utilisation(mfu, hfu, device_names, limit_mfu=None, limit_hfu=None) -> np.ndarray:
-    """MFU/HFU above the highest a published run reached on the device's class.  `limit_mfu` /
-    `limit_hfu` (per row) may be given to skip the per-row class look-up."""
+def utilisation(mfu, hfu, device_names, limit_mfu, limit_hfu) -> np.ndarray:
+    """MFU/HFU above the highest a published run reached on the device's class (`limit_mfu`,
+    `limit_hfu`: per row, from `utilisation_limit`)."""
     mfu, hfu = np.asarray(mfu, dtype=float), np.asarray(hfu, dtype=float)
     names = np.asarray(device_names, dtype=object)
-    if limit_mfu is None:
-        limit_mfu = np.asarray([utilisation_limit(d, "mfu") for d in names], dtype=float)
-        limit_hfu = np.asarray([utilisation_limit(d, "hfu") for d in names], dtype=float)
     with np.errstate(invalid="ignore"):
         over_m, over_h = mfu > limit_mfu + 1e-9, hfu > limit_hfu + 1e-9
     if not (over_m.any() or over_h.any()):
@@ -229,7 +221,7 @@ def train(out: dict[str, np.ndarray], combos: list, code: np.ndarray) -> np.ndar
             flops[rows] = flops_vs_6nd(float(pub), float(out["params"][rows[0]]), float(toks),
                                        float(att), c.spec.name)
     names = [c.device.name if c.device is not None else None for c in combos]
-    lim = {k: np.asarray([utilisation_limit(d, k) for d in names] + [np.inf])[code]
+    lim = {k: np.asarray([utilisation_limit(d, k) for d in names])[code]
            for k in ("mfu", "hfu")}
     return join(out["warning"], sparse,
                 utilisation(out["mfu"], out["hfu"], out["device"], lim["mfu"], lim["hfu"]),

@@ -37,7 +37,7 @@ import numpy as np
 
 from planner.errors import PlannerError
 from planner.evaluate.columns import (Cat, Errors, answered, combination_rows, numeric,
-                                      plan_inputs, resolved_combinations)
+                                      object_array, plan_inputs, resolved_combinations)
 from planner.plan.defaults import defaults
 from planner.plan.infer import INFER
 from planner.evaluate.bands import INFER_BAND_COLUMNS  # issue 14: error bands of the speeds
@@ -387,8 +387,8 @@ class _DeviceTable:
                             if math.isfinite(self.price[i])]
                 fast.append([self._entry(i, rate[j, i]) for i in by_rate[:top]])
                 cheap.append([self._entry(i, rate[j, i]) for i in by_price[:top]])
-            out["devices_fastest"] = _objects(fast)[inv]
-            out["devices_cheapest"] = _objects(cheap)[inv]
+            out["devices_fastest"] = object_array(fast)[inv]
+            out["devices_cheapest"] = object_array(cheap)[inv]
         return out
 
     def _entry(self, i: int, rate: float) -> dict[str, Any]:
@@ -397,11 +397,6 @@ class _DeviceTable:
                 "decode_tokens_per_s": float(rate),
                 "price_usd_per_hour": None if math.isnan(self.price[i]) else float(self.price[i])}
 
-
-def _objects(items: list) -> np.ndarray:
-    arr = np.empty(len(items), dtype=object)
-    arr[:] = items
-    return arr
 
 
 def _on_device(c: Combo, cols: dict, n: int, rows: np.ndarray, ctx, batch, prompt,

@@ -76,8 +76,7 @@ class Predictor:
                              self.pins, framework=self.framework,
                              flops_method=self.flops_method)
             for i, n in enumerate(todo):
-                self.cache[n] = {k: (r[k][i] if k not in ("plan", "reason") else r[k][i])
-                                 for k in ("tokens_per_s", "mfu", "hfu", "step_seconds", "plan",
+                self.cache[n] = {k: r[k][i] for k in ("tokens_per_s", "mfu", "hfu", "step_seconds", "plan",
                                            "reason")}
             if shared is not None:
                 with _SHARED_LOCK:
@@ -201,7 +200,7 @@ class Predictor:
             tips.append("a shorter --seq-len or a device with more memory")
             return (f"{self.spec.name} does not fit in {format_bytes(self.device.memory_bytes)} "
                     f"of {self.device.name} at any usable cluster size up to {hi:,.0f} devices "
-                    f"({last.split(';')[0].replace('no plan fits', 'no plan fits')}); try "
+                    f"({last.split(';')[0]}); try "
                     + ", ".join(tips))
         best = int(np.nanargmin(t))
         n_best = ladder[best]

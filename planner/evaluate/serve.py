@@ -147,7 +147,7 @@ def _deployment_rows(c, rows, nums, models, files, out, err) -> None:
         # the most a replica sustains at these lengths: a closed loop at its sequence limit
         most = float(L.closed_loop(cand.rep, mix, cand.limit, cand.budget,
                                    cand.limit)["rate"][0])
-        _fill(out, sub, res, cand, 0, reps, mix, "deployment", spec, c, v["percentile"])
+        _fill(out, sub, res, cand, reps, mix, "deployment", spec, c, v["percentile"])
         out["replica_capacity_per_s"][sub] = most
         out["utilisation"][sub] = rate / (reps * most)
         out["rate_per_s"][sub] = rate
@@ -170,7 +170,7 @@ def _replica_rows(c, rows, nums, models, files, out) -> None:
                           else float(c["concurrency"]))
         res = L.closed_loop(cand.rep, mix, clients, cand.budget, cand.limit)
         replicas = np.where(np.isfinite(nums["replicas"][sub]), nums["replicas"][sub], 1.0)
-        _fill(out, sub, res, cand, 0, replicas, mix, "replica", spec, c)
+        _fill(out, sub, res, cand, replicas, mix, "replica", spec, c)
         out["concurrency"][sub] = clients
         out["utilisation"][sub] = np.nan
 
@@ -211,7 +211,7 @@ def _solve_rows(c, rows, nums, models, files, out, err) -> None:
             one = SV.take(cand, int(j))
             reps = pick["replicas"][sel]
             res = L.open_loop(one.rep, mix, rate[sel] / reps, one.budget, one.limit, pct)
-            _fill(out, these, res, one, 0, reps, mix, "solve", spec, c, pct)
+            _fill(out, these, res, one, reps, mix, "solve", spec, c, pct)
             out["replica_capacity_per_s"][these] = cap["rate"][j]
             out["utilisation"][these] = rate[sel] / (reps * cap["rate"][j])
             out["binding"][these] = cap["binding"][j]
@@ -220,8 +220,10 @@ def _solve_rows(c, rows, nums, models, files, out, err) -> None:
             out["rate_per_s"][these] = rate[sel]
 
 
-def _fill(out, rows, res, cand, j, replicas, mix, mode, spec, c, pct: float = 99.0) -> None:
-    """Copy one configuration's steady state into the output columns (whole deployment)."""
+def _fill(out, rows, res, cand, replicas, mix, mode, spec, c, pct: float = 99.0) -> None:
+    """Copy the steady state of `cand`'s one configuration into the output columns (whole
+    deployment)."""
+    j = 0
     gpus_per = float(cand.gpus[j])
     reps = np.asarray(replicas, dtype=float)
     tok_out = res["output_tokens_per_s"] * reps
@@ -236,8 +238,7 @@ def _fill(out, rows, res, cand, j, replicas, mix, mode, spec, c, pct: float = 99
     out["hardware"][rows] = cand.device[j]
     out["quant"][rows] = cand.quant[j]
     out["kv_cache"][rows] = cand.kv_cache[j]
-    out["bound"][rows] = res["decode_bound"] if np.ndim(res["decode_bound"]) else \
-        res["decode_bound"]
+    out["bound"][rows] = res["decode_bound"]
     out["replicas"][rows] = reps
     out["tp"][rows] = cand.tp[j]
     out["pp"][rows] = cand.pp[j]

@@ -71,7 +71,6 @@ class Combo:
     seq_len: float = math.nan
     sequence_parallel: bool = False
     optimizer_note: str = ""
-    bytes_per_param: tuple = (math.nan, math.nan, math.nan)
     predictor: Any = None                 # evaluate.predict.Predictor, when it can predict
     predict_flops_scale: float = 1.0      # our model FLOPs per token / the parallel model's
     hw_ratio_by: dict = field(default_factory=dict)   # recompute mode -> hardware/model FLOPs
@@ -126,8 +125,7 @@ def _combo(inputs: dict, models: dict, files: tuple) -> Combo:
     c.goodput = inputs["goodput"]
     opt = inputs["optimizer_bytes"] or "mixed"
     mode, k_opt = (opt, None) if isinstance(opt, str) else ("mixed", float(opt))
-    wb, gb, ob = memory.BYTE_MODES[mode]
-    c.bytes_per_param = (wb, gb, ob if k_opt is None else k_opt)
+    wb, gb, _ = memory.BYTE_MODES[mode]
     c.optimizer_note = memory.BYTE_MODE_NOTES[mode] if k_opt is None else \
         f"optimizer K = {k_opt:g} bytes/param (--optimizer-bytes), {wb:g} weights + {gb:g} grads"
     c.device, c.precision, c.peak = resolve_device(

@@ -39,6 +39,7 @@ from typing import Any, Callable
 import numpy as np
 
 from planner.errors import PlannerError
+from planner.evaluate.columns import object_array
 from planner.resources import data_dir
 
 # Areas in summary order: slug -> label.
@@ -267,14 +268,9 @@ def _columns(rows: list[Row], table) -> tuple[dict[str, Any], dict]:
                   for r in rows]
         numeric = key.numeric and not key.categorical
         cols[k] = np.asarray([math.nan if v is None else v for v in values], dtype=float) \
-            if numeric else _objects(values)
+            if numeric else object_array(values)
     return cols, models
 
-
-def _objects(values: list) -> np.ndarray:
-    arr = np.empty(len(values), dtype=object)
-    arr[:] = values
-    return arr
 
 
 def _take(res: dict, expr: str, i: int) -> float:

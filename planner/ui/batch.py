@@ -26,7 +26,7 @@ from planner.errors import PlannerError
 def rows(evaluate: Callable, table, plans: list) -> list:
     """Each plan's evaluator row (plain values), or the `PlannerError` of its error; models
     are zoo names (or specs the caller put in scope with `offline_models`)."""
-    from planner.evaluate.columns import Cat, plain
+    from planner.evaluate.columns import Cat, object_array, plain
     out: list = [None] * len(plans)
     groups: dict[tuple, list[int]] = {}
     given = []
@@ -50,9 +50,7 @@ def rows(evaluate: Callable, table, plans: list) -> list:
         for k in keys:
             values = [given[i][k] for i in members]
             if table[k].categorical or not table[k].numeric:
-                arr = np.empty(n, dtype=object)
-                arr[:] = values
-                cols[k] = Cat.of(arr, n)
+                cols[k] = Cat.of(object_array(values), n)
             else:
                 cols[k] = np.asarray(values, dtype=float)
         res = {k: _values(v, plain) for k, v in evaluate(cols, n, models, ()).items()}

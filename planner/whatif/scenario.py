@@ -120,11 +120,6 @@ class Scenario:
     expect: dict = field(default_factory=dict)     # metric -> {"value", "rel"} | {"min","max"}
     montecarlo: dict = field(default_factory=dict)
 
-    @property
-    def has_distributions(self) -> bool:
-        return any(isinstance(v, Dist) for sec in (self.train, self.infer)
-                   for v in sec.values())
-
     def inputs(self) -> dict:
         """The scenario as parsed, for reports: values as people write them (by their key's
         unit: ``15.0 T`` tokens, ``30.0 days``), sweeps and distributions described."""
