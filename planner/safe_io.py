@@ -205,21 +205,23 @@ def check_writable_target(path: str | Path, what: str = "output file",
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | Path, mode: str = "w", what: str = "output file",
-                 encoding: str | None = "utf-8", newline: str | None = None) -> Iterator[IO]:
-    """Open a temporary file beside `path` for writing; on success it replaces `path`
-    (os.replace, atomic on POSIX); on any failure it is removed and `path` is untouched."""
+def atomic_path(path: str | Path, what: str = "output file",
+                keep_type: bool = True) -> Iterator[Path]:
+    """A temporary path beside `path` for writing; on success it gets the mode a new file
+    would (0666 less the umask) and replaces `path` (os.replace, atomic on POSIX); on any
+    failure it is removed and `path` is untouched.  The temporary name ends ``.part`` plus,
+    with `keep_type`, the target's suffix (``.part.png``) for writers that go by the file
+    name (matplotlib, pyarrow)."""
     target = check_writable_target(path, what)
-    binary = "b" in mode
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.",
+                                   suffix=".part" + (target.suffix if keep_type else ""),
                                    dir=str(target.parent) or ".")
     except OSError as exc:
         raise PlannerError(f"cannot write {what} {str(path)[:120]!r}: {exc.strerror}") from None
+    os.close(fd)
     try:
-        with os.fdopen(fd, mode, **({} if binary else {"encoding": encoding,
-                                                        "newline": newline})) as fh:
-            yield fh
+        yield Path(tmp)
         try:
             mask = os.umask(0)
             os.umask(mask)
@@ -233,24 +235,13 @@ def atomic_write(path: str | Path, mode: str = "w", what: str = "output file",
         raise
 
 
-def atomic_path(path: str | Path, what: str = "output file"):
-    """For writers that need a file name (pyarrow, matplotlib): a context manager yielding a
-    temporary path beside `path`, renamed over it on success."""
-    @contextlib.contextmanager
-    def manager() -> Iterator[Path]:
-        target = check_writable_target(path, what)
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + target.suffix,
-                                       dir=str(target.parent) or ".")
-        except OSError as exc:
-            raise PlannerError(f"cannot write {what} {str(path)[:120]!r}: {exc.strerror}") \
-                from None
-        os.close(fd)
-        try:
-            yield Path(tmp)
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-    return manager()
+@contextlib.contextmanager
+def atomic_write(path: str | Path, mode: str = "w", what: str = "output file",
+                 encoding: str | None = "utf-8", newline: str | None = None) -> Iterator[IO]:
+    """`atomic_path` opened for writing: a file object whose contents replace `path` only
+    when the block completes."""
+    binary = "b" in mode
+    with atomic_path(path, what, keep_type=False) as tmp:
+        with open(tmp, mode, **({} if binary else {"encoding": encoding,
+                                                   "newline": newline})) as fh:
+            yield fh
