@@ -74,17 +74,6 @@ def read_text(path: str | Path, what: str, max_bytes: int) -> str:
     return text
 
 
-def read_prefix(path: str | Path, what: str, nbytes: int) -> bytes:
-    """The first `nbytes` of a regular file (fewer if it is shorter): for formats whose header
-    says how much to read next (safetensors' 8-byte length), never the whole file."""
-    p = check_regular(path, what)
-    try:
-        with open(p, "rb") as fh:
-            return fh.read(nbytes)
-    except OSError as exc:
-        raise PlannerError(f"cannot read {what} {str(path)!r}: {exc.strerror}") from None
-
-
 MAX_JSON_DEPTH = 64  # Hugging Face configs nest 3-4 levels; Python's parser recurses
 
 
