@@ -153,11 +153,6 @@ def parse_toml(text: str, what: str, limit: int = MAX_JSON_DEPTH) -> dict:
         raise PlannerError(f"{what} is nested too deeply") from None
 
 
-def read_toml(path: str | Path, what: str, max_bytes: int, limit: int = MAX_JSON_DEPTH) -> dict:
-    """A capped, regular, UTF-8 TOML file parsed with the nesting limit."""
-    return parse_toml(read_text(path, what, max_bytes), f"{what} {str(path)!r}", limit)
-
-
 def check_writable_target(path: str | Path, what: str = "output file",
                           inputs: tuple = ()) -> Path:
     """The file a write will replace: its folder must exist and be writable, and the target,

@@ -18,17 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
-    import numpy as np
-
     from planner.model.spec import ModelSpec
-
-
-def layer_windows(spec: "ModelSpec") -> np.ndarray:
-    """Per decoder layer: the tokens it caches at most (its window), 0 for a global layer."""
-    import numpy as np
-
-    return np.array([spec.sliding_window if spec.is_local_layer(i) else 0
-                     for i in range(spec.n_layers)], dtype=float)
 
 
 def kv_elements_per_layer(spec: "ModelSpec") -> int:
@@ -39,13 +29,6 @@ def kv_elements_per_layer(spec: "ModelSpec") -> int:
     if spec.arch == "encoder-decoder":
         elements *= 2  # + cross-attention K/V of the source
     return elements
-
-
-def kv_layer_bytes_per_token(spec: "ModelSpec", bytes_per_element: float = 2.0) -> np.ndarray:
-    """Bytes one token of context adds to each layer's cache (before any window cap)."""
-    import numpy as np
-
-    return np.full(spec.n_layers, kv_elements_per_layer(spec) * float(bytes_per_element))
 
 
 def kv_bytes_per_sequence(spec: "ModelSpec", context, bytes_per_element: float = 2.0):
