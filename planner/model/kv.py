@@ -31,6 +31,20 @@ def kv_elements_per_layer(spec: "ModelSpec") -> int:
     return elements
 
 
+def decoder_span_sum(spec: "ModelSpec", s):
+    """Sum over the decoder layers of the tokens each one covers in a sequence of `s` (a float
+    array): all `s` on a global layer, min(s, sliding_window) on a local one (Mistral 7B
+    sec. 2; Gemma 2/3 local layers).  The tokens the KV cache holds, and the keys attention
+    reads (`planner.model.flops.attention_span_sum`)."""
+    import numpy as np
+
+    local = spec.n_local_layers
+    total = (spec.n_layers - local) * s
+    if local:
+        total = total + local * np.minimum(s, spec.sliding_window)
+    return total
+
+
 def kv_bytes_per_sequence(spec: "ModelSpec", context, bytes_per_element: float = 2.0):
     """KV cache bytes of one sequence of `context` tokens, each layer capped at its window
     (broadcasts over `context`).  Llama-2-7B, 4,096 tokens, f16: exactly 2 GiB."""
@@ -38,11 +52,7 @@ def kv_bytes_per_sequence(spec: "ModelSpec", context, bytes_per_element: float =
 
     ctx = np.asarray(context, dtype=float)
     per_layer = kv_elements_per_layer(spec) * float(bytes_per_element)
-    local = spec.n_local_layers
-    tokens = (spec.n_layers - local) * ctx
-    if local:
-        tokens = tokens + local * np.minimum(ctx, spec.sliding_window)
-    return per_layer * tokens
+    return per_layer * decoder_span_sum(spec, ctx)
 
 
 def kv_bytes_per_token(spec: "ModelSpec", bytes_per_element: float = 2.0, context=None):
