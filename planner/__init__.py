@@ -46,21 +46,25 @@ def get_device(name: str, hardware_files: tuple[str, ...] = ()):
     return get(name, tuple(hardware_files))
 
 
+# Plan kind -> (module, plan class), imported on first use.
+_PLAN_TYPES = {"train": ("planner.plan.train", "TrainPlan"),
+               "infer": ("planner.plan.infer", "InferPlan"),
+               "serve": ("planner.plan.serve", "ServePlan")}
+
+
 def _plan(kind: str, plan, keys: dict):
-    from planner import plan as plans
-    cls = {"train": plans.TrainPlan, "infer": plans.InferPlan}.get(kind)
-    if kind == "serve":
-        from planner.plan.serve import ServePlan as cls
-    elif cls is None:
-        from planner.plan.optimal import OptimalPlan as cls
+    """`plan` if given, else the `kind` plan built from `keys` (parsed as in a scenario), with
+    its model and extra hardware files set."""
     if plan is not None:
         return plan
+    import dataclasses
+    import importlib
+    module, name = _PLAN_TYPES[kind]
+    cls = getattr(importlib.import_module(module), name)
     model = keys.pop("model", None)
     files = keys.pop("hardware_file", None)
     p = cls.from_mapping(keys, where=kind)
-    import dataclasses
-    return dataclasses.replace(p, model=model, hardware_file=tuple(files) if files else None) \
-        if hasattr(p, "hardware_file") else dataclasses.replace(p, model=model)
+    return dataclasses.replace(p, model=model, hardware_file=tuple(files) if files else None)
 
 
 def train(plan=None, **keys: Any) -> dict:

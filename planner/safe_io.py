@@ -74,17 +74,6 @@ def read_text(path: str | Path, what: str, max_bytes: int) -> str:
     return text
 
 
-def read_prefix(path: str | Path, what: str, nbytes: int) -> bytes:
-    """The first `nbytes` of a regular file (fewer if it is shorter): for formats whose header
-    says how much to read next (safetensors' 8-byte length), never the whole file."""
-    p = check_regular(path, what)
-    try:
-        with open(p, "rb") as fh:
-            return fh.read(nbytes)
-    except OSError as exc:
-        raise PlannerError(f"cannot read {what} {str(path)!r}: {exc.strerror}") from None
-
-
 MAX_JSON_DEPTH = 64  # Hugging Face configs nest 3-4 levels; Python's parser recurses
 
 
@@ -164,11 +153,6 @@ def parse_toml(text: str, what: str, limit: int = MAX_JSON_DEPTH) -> dict:
         raise PlannerError(f"{what} is nested too deeply") from None
 
 
-def read_toml(path: str | Path, what: str, max_bytes: int, limit: int = MAX_JSON_DEPTH) -> dict:
-    """A capped, regular, UTF-8 TOML file parsed with the nesting limit."""
-    return parse_toml(read_text(path, what, max_bytes), f"{what} {str(path)!r}", limit)
-
-
 def check_writable_target(path: str | Path, what: str = "output file",
                           inputs: tuple = ()) -> Path:
     """The file a write will replace: its folder must exist and be writable, and the target,
@@ -205,21 +189,23 @@ def check_writable_target(path: str | Path, what: str = "output file",
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | Path, mode: str = "w", what: str = "output file",
-                 encoding: str | None = "utf-8", newline: str | None = None) -> Iterator[IO]:
-    """Open a temporary file beside `path` for writing; on success it replaces `path`
-    (os.replace, atomic on POSIX); on any failure it is removed and `path` is untouched."""
+def atomic_path(path: str | Path, what: str = "output file",
+                keep_type: bool = True) -> Iterator[Path]:
+    """A temporary path beside `path` for writing; on success it gets the mode a new file
+    would (0666 less the umask) and replaces `path` (os.replace, atomic on POSIX); on any
+    failure it is removed and `path` is untouched.  The temporary name ends ``.part`` plus,
+    with `keep_type`, the target's suffix (``.part.png``) for writers that go by the file
+    name (matplotlib, pyarrow)."""
     target = check_writable_target(path, what)
-    binary = "b" in mode
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.",
+                                   suffix=".part" + (target.suffix if keep_type else ""),
                                    dir=str(target.parent) or ".")
     except OSError as exc:
         raise PlannerError(f"cannot write {what} {str(path)[:120]!r}: {exc.strerror}") from None
+    os.close(fd)
     try:
-        with os.fdopen(fd, mode, **({} if binary else {"encoding": encoding,
-                                                        "newline": newline})) as fh:
-            yield fh
+        yield Path(tmp)
         try:
             mask = os.umask(0)
             os.umask(mask)
@@ -233,24 +219,13 @@ def atomic_write(path: str | Path, mode: str = "w", what: str = "output file",
         raise
 
 
-def atomic_path(path: str | Path, what: str = "output file"):
-    """For writers that need a file name (pyarrow, matplotlib): a context manager yielding a
-    temporary path beside `path`, renamed over it on success."""
-    @contextlib.contextmanager
-    def manager() -> Iterator[Path]:
-        target = check_writable_target(path, what)
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + target.suffix,
-                                       dir=str(target.parent) or ".")
-        except OSError as exc:
-            raise PlannerError(f"cannot write {what} {str(path)[:120]!r}: {exc.strerror}") \
-                from None
-        os.close(fd)
-        try:
-            yield Path(tmp)
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-    return manager()
+@contextlib.contextmanager
+def atomic_write(path: str | Path, mode: str = "w", what: str = "output file",
+                 encoding: str | None = "utf-8", newline: str | None = None) -> Iterator[IO]:
+    """`atomic_path` opened for writing: a file object whose contents replace `path` only
+    when the block completes."""
+    binary = "b" in mode
+    with atomic_path(path, what, keep_type=False) as tmp:
+        with open(tmp, mode, **({} if binary else {"encoding": encoding,
+                                                   "newline": newline})) as fh:
+            yield fh

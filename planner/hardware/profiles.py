@@ -186,7 +186,6 @@ class _Index:
                 self.strict[k] = name
                 self.loose.setdefault(loose_key(alias), set()).add(name)
                 self.words.append((name, frozenset(_words(alias)), memory))
-        self.all_names = list(self.strict)
         # canonical names, smallest memory first (so candidates read m2-8gb, m2-16gb, ...)
         self.canonical = sorted(table, key=lambda n: (
             table[n].device.memory_bytes if table[n].device else math.inf, n))

@@ -19,6 +19,7 @@ import functools
 
 from typing import TYPE_CHECKING
 
+from planner.model.kv import decoder_span_sum
 from planner.model.tensors import active_elements, main_tensors
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -46,10 +47,7 @@ def attention_span_sum(spec: "ModelSpec", seq_len=None):
     import numpy as np
 
     s = np.asarray(spec.context if seq_len is None else seq_len, dtype=float)
-    local = spec.n_local_layers
-    total = (spec.n_layers - local) * s
-    if local:
-        total = total + local * np.minimum(s, spec.sliding_window)
+    total = decoder_span_sum(spec, s)
     if spec.arch == "encoder-decoder":
         total = total + (spec.n_encoder_layers + spec.n_layers) * s
     return total

@@ -167,6 +167,25 @@ def sliding(cfg: Config) -> int:
     return cfg.count("sliding_window")
 
 
+def top_k(cfg: Config, n_experts: int, e_key: str, k_keys: tuple[str, ...] = (
+        "num_experts_per_tok",), default: int | None = None) -> int:
+    """Experts per token (the first of `k_keys` present), no more than the `n_experts` that
+    `e_key` gives."""
+    top = cfg.size(*k_keys, default=default)
+    if top > n_experts:
+        raise PlannerError(f"{cfg.where}: {k_keys[0]}={top} exceeds {e_key}={n_experts} (a "
+                           "token cannot be routed to more experts than there are)")
+    return top
+
+
+def every_kth_global(k: int) -> str:
+    """The layout with every `k`-th layer global ("LLLG" for 4), in the shortest repeating
+    form `window_pattern` gives: "G" for 1, "" (every layer local) for 0."""
+    if k <= 1:
+        return "" if k == 0 else "G"
+    return "L" * (k - 1) + "G"
+
+
 def window_pattern(cfg: Config, n_layers: int, window: int, default_global_every: int = 0,
                    pattern_key: str = "sliding_window_pattern") -> str:
     """The local/global layout of a model with a window: "L" (local) or "G" (global) per layer,
@@ -191,9 +210,7 @@ def window_pattern(cfg: Config, n_layers: int, window: int, default_global_every
     else:
         every = cfg.count(pattern_key, default_global_every) if pattern_key else \
             default_global_every
-        if every <= 1:
-            return "" if every == 0 else "G"
-        pattern = ("L" * (every - 1) + "G")
+        return every_kth_global(every)
     return shortest_period(pattern)
 
 

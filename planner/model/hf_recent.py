@@ -10,18 +10,9 @@ Each function follows the transformers modeling code of its type
 from __future__ import annotations
 
 from planner.errors import PlannerError
-from planner.model.hf_config import (Config, gated, heads, kv_heads, plain, shortest_period,
-                                     sliding, window_pattern)
+from planner.model.hf_config import (Config, every_kth_global, gated, heads, kv_heads, plain,
+                                     shortest_period, sliding, top_k, window_pattern)
 from planner.model.hf_types import _gemma, _llama_like, qwen_window
-
-
-def _top_k(cfg: Config, n_experts: int, e_key: str, k_keys: tuple[str, ...] = (
-        "num_experts_per_tok",), default: int | None = None) -> int:
-    top = cfg.size(*k_keys, default=default)
-    if top > n_experts:
-        raise PlannerError(f"{cfg.where}: {k_keys[0]}={top} exceeds {e_key}={n_experts} (a "
-                           "token cannot be routed to more experts than there are)")
-    return top
 
 
 def _moe_step(cfg: Config, n_layers: int, step_key: str, layers_key: str = "",
@@ -96,7 +87,7 @@ def _deepseek(cfg: Config) -> dict:
                            f"num_hidden_layers={n}")
     noaux = mt == "deepseek_v3" or cfg.text("topk_method", default="") == "noaux_tc"
     return spec | dict(n_experts=n_exp,
-                       experts_per_token=_top_k(cfg, n_exp, "n_routed_experts"),
+                       experts_per_token=top_k(cfg, n_exp, "n_routed_experts"),
                        n_shared_experts=cfg.count("n_shared_experts"),
                        expert_d_ff=cfg.size("moe_intermediate_size"),
                        first_dense_layers=first, router_bias=noaux)
@@ -120,7 +111,7 @@ def _qwen3_moe(cfg: Config) -> dict:
     router, no shared expert; dense layers (if any) use intermediate_size."""
     spec = _qwen3(cfg)
     n_exp = cfg.size("num_experts")
-    return spec | dict(n_experts=n_exp, experts_per_token=_top_k(cfg, n_exp, "num_experts"),
+    return spec | dict(n_experts=n_exp, experts_per_token=top_k(cfg, n_exp, "num_experts"),
                        expert_d_ff=cfg.size("moe_intermediate_size")) | _moe_step(
         cfg, spec["n_layers"], "decoder_sparse_step", dense_key="mlp_only_layers")
 
@@ -133,7 +124,7 @@ def _qwen2_moe(cfg: Config) -> dict:
                        tie_default=False) | qwen_window(cfg, cfg.size("num_hidden_layers"))
     n_exp = cfg.size("num_experts")
     shared = cfg.count("shared_expert_intermediate_size")
-    return spec | dict(n_experts=n_exp, experts_per_token=_top_k(cfg, n_exp, "num_experts"),
+    return spec | dict(n_experts=n_exp, experts_per_token=top_k(cfg, n_exp, "num_experts"),
                        expert_d_ff=cfg.size("moe_intermediate_size"),
                        n_shared_experts=1 if shared else 0, shared_expert_d_ff=shared or None,
                        shared_expert_gate=bool(shared)) | _moe_step(
@@ -155,8 +146,8 @@ def _gpt_oss(cfg: Config) -> dict:
     kv = kv_heads(cfg, h, cfg.size("num_key_value_heads", default=h), "num_key_value_heads",
                   "num_attention_heads")
     n_exp = cfg.size("num_local_experts", "num_experts")
-    top = _top_k(cfg, n_exp, "num_local_experts", ("num_experts_per_tok", "experts_per_token"),
-                 default=4)
+    top = top_k(cfg, n_exp, "num_local_experts", ("num_experts_per_tok", "experts_per_token"),
+                default=4)
     window = sliding(cfg)
     bias = cfg.flag("attention_bias", True)
     return dict(vocab_size=cfg.size("vocab_size"), d_model=d, n_layers=n, n_heads=h,
@@ -245,12 +236,11 @@ def _llama4_text(cfg: Config) -> dict:
                                    f"num_hidden_layers is {n}")
             pattern = shortest_period("".join("L" if f else "G" for f in flags))
         else:
-            every = cfg.size("no_rope_layer_interval", default=4)
-            pattern = ("L" * (every - 1) + "G") if every > 1 else "G"
+            pattern = every_kth_global(cfg.size("no_rope_layer_interval", default=4))
     width = cfg.size("intermediate_size")
-    return spec | dict(n_experts=n_exp, experts_per_token=_top_k(cfg, n_exp,
-                                                                 "num_local_experts",
-                                                                 default=1),
+    return spec | dict(n_experts=n_exp, experts_per_token=top_k(cfg, n_exp,
+                                                                "num_local_experts",
+                                                                default=1),
                        expert_d_ff=width, n_shared_experts=1, shared_expert_d_ff=width,
                        sliding_window=chunk, window_kind="chunked", attention_pattern=pattern
                        ) | _moe_step(cfg, n, "interleave_moe_layer_step", "moe_layers")

@@ -4,8 +4,9 @@ bloom, t5/mt5.  Each function maps one ``model_type`` the way the transformers m
 builds its weights; the docstrings say what matters for the count."""
 from __future__ import annotations
 
-from planner.errors import PlannerError, unknown
-from planner.model.hf_config import Config, gated, heads, kv_heads, plain, sliding, window_pattern
+from planner.errors import unknown
+from planner.model.hf_config import (Config, gated, heads, kv_heads, plain, sliding, top_k,
+                                     window_pattern)
 
 def _gpt2(cfg: Config) -> dict:
     """GPT2LMHeadModel: wte + learned wpe (n_positions rows), Conv1D c_attn/c_proj/c_fc with
@@ -67,10 +68,7 @@ def _mixtral(cfg: Config) -> dict:
     num_local_experts SwiGLU experts of intermediate_size with a bias-free router (gate)."""
     spec = _mistral(cfg)
     n_exp = cfg.size("num_local_experts")
-    top = cfg.size("num_experts_per_tok", default=2)
-    if top > n_exp:
-        raise PlannerError(f"{cfg.where}: num_experts_per_tok={top} exceeds "
-                           f"num_local_experts={n_exp}")
+    top = top_k(cfg, n_exp, "num_local_experts", default=2)
     return spec | dict(n_experts=n_exp, experts_per_token=top, router_bias=False)
 
 

@@ -18,17 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
-    import numpy as np
-
     from planner.model.spec import ModelSpec
-
-
-def layer_windows(spec: "ModelSpec") -> np.ndarray:
-    """Per decoder layer: the tokens it caches at most (its window), 0 for a global layer."""
-    import numpy as np
-
-    return np.array([spec.sliding_window if spec.is_local_layer(i) else 0
-                     for i in range(spec.n_layers)], dtype=float)
 
 
 def kv_elements_per_layer(spec: "ModelSpec") -> int:
@@ -41,11 +31,18 @@ def kv_elements_per_layer(spec: "ModelSpec") -> int:
     return elements
 
 
-def kv_layer_bytes_per_token(spec: "ModelSpec", bytes_per_element: float = 2.0) -> np.ndarray:
-    """Bytes one token of context adds to each layer's cache (before any window cap)."""
+def decoder_span_sum(spec: "ModelSpec", s):
+    """Sum over the decoder layers of the tokens each one covers in a sequence of `s` (a float
+    array): all `s` on a global layer, min(s, sliding_window) on a local one (Mistral 7B
+    sec. 2; Gemma 2/3 local layers).  The tokens the KV cache holds, and the keys attention
+    reads (`planner.model.flops.attention_span_sum`)."""
     import numpy as np
 
-    return np.full(spec.n_layers, kv_elements_per_layer(spec) * float(bytes_per_element))
+    local = spec.n_local_layers
+    total = (spec.n_layers - local) * s
+    if local:
+        total = total + local * np.minimum(s, spec.sliding_window)
+    return total
 
 
 def kv_bytes_per_sequence(spec: "ModelSpec", context, bytes_per_element: float = 2.0):
@@ -55,11 +52,7 @@ def kv_bytes_per_sequence(spec: "ModelSpec", context, bytes_per_element: float =
 
     ctx = np.asarray(context, dtype=float)
     per_layer = kv_elements_per_layer(spec) * float(bytes_per_element)
-    local = spec.n_local_layers
-    tokens = (spec.n_layers - local) * ctx
-    if local:
-        tokens = tokens + local * np.minimum(ctx, spec.sliding_window)
-    return per_layer * tokens
+    return per_layer * decoder_span_sum(spec, ctx)
 
 
 def kv_bytes_per_token(spec: "ModelSpec", bytes_per_element: float = 2.0, context=None):

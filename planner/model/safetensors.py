@@ -11,6 +11,7 @@ bytes}, "weight_map": {tensor name: shard file}}``.
 from __future__ import annotations
 
 import math
+import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,17 +72,22 @@ def read_header(path: Path) -> list[Tensor]:
     at 100 MB; the data area is never read)."""
     path = Path(path)
     what = "safetensors file"
-    head = safe_io.read_prefix(path, what, 8)
-    if len(head) < 8:
-        raise PlannerError(f"{path}: not a safetensors file (shorter than its 8-byte header "
-                           "length)")
-    (n,) = struct.unpack("<Q", head)
-    size = path.stat().st_size
-    if n > MAX_HEADER_BYTES or 8 + n > size:
-        raise PlannerError(f"{path}: not a safetensors file (header length {n:,} bytes does "
-                           f"not fit the {size:,}-byte file, or exceeds the format's "
-                           f"{MAX_HEADER_BYTES:,}-byte limit)")
-    raw = safe_io.read_prefix(path, what, 8 + n)[8:]
+    p = safe_io.check_regular(path, what)
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(8)
+            if len(head) < 8:
+                raise PlannerError(f"{path}: not a safetensors file (shorter than its 8-byte "
+                                   "header length)")
+            (n,) = struct.unpack("<Q", head)
+            size = os.fstat(fh.fileno()).st_size
+            if n > MAX_HEADER_BYTES or 8 + n > size:
+                raise PlannerError(f"{path}: not a safetensors file (header length {n:,} bytes "
+                                   f"does not fit the {size:,}-byte file, or exceeds the "
+                                   f"format's {MAX_HEADER_BYTES:,}-byte limit)")
+            raw = fh.read(n)
+    except OSError as exc:
+        raise PlannerError(f"cannot read {what} {str(path)!r}: {exc.strerror}") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -197,13 +203,14 @@ def checkpoint_count(folder: Path, tied: bool = True,
     folder = Path(folder)
     index = folder / INDEX_NAME
     if index.is_file():
-        shards = _index_shards(index)
+        data = _read_index(index)
+        shards = _index_shards(index, data)
         present = [s for s in shards if (folder / s).is_file()]
         if shards and len(present) == len(shards):
             tensors = [t for s in shards for t in read_header(folder / s)]
             return count_tensors(tensors, shards, tied,
                                  f"headers of {len(shards)} shard(s) listed in {INDEX_NAME}")
-        return _approximate(index, shards, present, torch_dtype)
+        return _approximate(index, data, shards, present, torch_dtype)
     files = sorted(p.name for p in folder.glob("*.safetensors") if p.is_file())
     if not files:
         return None
@@ -227,22 +234,20 @@ def _read_index(index: Path) -> dict:
     return data
 
 
-def _index_shards(index: Path) -> list[str]:
-    weight_map = _read_index(index).get("weight_map", {})
-    shards = []
+def _index_shards(index: Path, data: dict) -> list[str]:
+    """The shard files the index's weight_map names, each once, sorted."""
+    weight_map = data.get("weight_map", {})
     for f in weight_map.values():
         if (not isinstance(f, str) or not f or "/" in f or "\\" in f or f.startswith(".")
                 or len(f) > 255):
             raise PlannerError(f"{index}: weight_map names shard {str(f)[:80]!r} (expected a "
                                "file name in the same folder)")
-        if f not in shards:
-            shards.append(f)
-    return sorted(shards)
+    return sorted(set(weight_map.values()))
 
 
-def _approximate(index: Path, shards: list[str], present: list[str],
+def _approximate(index: Path, data: dict, shards: list[str], present: list[str],
                  torch_dtype: str | None) -> Count:
-    total = _read_index(index).get("metadata", {}).get("total_size")
+    total = data.get("metadata", {}).get("total_size")
     if not isinstance(total, int) or isinstance(total, bool) or total <= 0:
         raise PlannerError(f"{index}: {len(shards) - len(present)} of {len(shards)} shard(s) "
                            "are missing and metadata.total_size is absent, so no count can be "

@@ -459,12 +459,10 @@ from planner.model.counts import (HUMAN_BRAIN_NEURONS, active_params, attention_
                                   non_embedding_params, parts, separate_params, total_params)
 from planner.model.flops import (attention_flops_per_token, flops_per_token_6n,  # noqa: E402
                                  flops_per_token_exact, forward_flops_per_token)
-from planner.model.kv import (kv_bytes_per_sequence, kv_bytes_per_token,  # noqa: E402
-                              kv_layer_bytes_per_token, layer_windows)
+from planner.model.kv import kv_bytes_per_sequence, kv_bytes_per_token  # noqa: E402
 
 __all__ = ["ModelSpec", "VisionSpec", "COMPONENTS", "HUMAN_BRAIN_NEURONS", "active_params",
            "attention_params", "breakdown", "layer_groups", "mlp_params", "neurons",
            "non_embedding_params", "parts", "separate_params", "total_params",
            "attention_flops_per_token", "flops_per_token_6n", "flops_per_token_exact",
-           "forward_flops_per_token", "kv_bytes_per_sequence", "kv_bytes_per_token",
-           "kv_layer_bytes_per_token", "layer_windows"]
+           "forward_flops_per_token", "kv_bytes_per_sequence", "kv_bytes_per_token"]

@@ -100,17 +100,17 @@ def text_table(rows: list[dict], columns: list[str] | None = None, markdown: boo
     cells = [[_cell(r.get(c)) for c in cols] for r in rows]
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(cols)]
 
-    def right(i: int) -> bool:
-        return all(_numeric(row[i]) for row in cells if row[i])
+    # a column is right-aligned when every non-empty cell in it is a number (computed once)
+    right = [all(_numeric(row[i]) for row in cells if row[i]) for i in range(len(cols))]
 
     def line(values: list[str]) -> str:
-        parts = [v.rjust(w) if right(i) else v.ljust(w)
+        parts = [v.rjust(w) if right[i] else v.ljust(w)
                  for i, (v, w) in enumerate(zip(values, widths))]
         return ("| " + " | ".join(parts) + " |") if markdown else "  ".join(parts).rstrip()
 
     out = [line(cols)]
     if markdown:
-        out.append("|" + "|".join(("-" * (w + 1) + ":") if right(i) else ("-" * (w + 2))
+        out.append("|" + "|".join(("-" * (w + 1) + ":") if right[i] else ("-" * (w + 2))
                                   for i, w in enumerate(widths)) + "|")
     else:
         out.append("  ".join("-" * w for w in widths))

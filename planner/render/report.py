@@ -231,11 +231,11 @@ def _summary_html(summary) -> str:
     return body
 
 
-def _charts_html(df) -> tuple[str, int]:
-    """(html, number of charts): embedded PNGs, or a note on how to get charts."""
+def _charts_html(df) -> str:
+    """Embedded PNGs, or a note on how to get charts."""
     from planner.render import plots
     if not plots.available():
-        return f'<p class="note">No charts: {_e(plots.INSTALL_HINT)}.</p>', 0
+        return f'<p class="note">No charts: {_e(plots.INSTALL_HINT)}.</p>'
     figures = []
     for name in plots.choose(df):
         try:
@@ -244,8 +244,8 @@ def _charts_html(df) -> tuple[str, int]:
             figures.append((name, exc))
     if not figures:
         return ('<p class="note">No charts: the rows vary neither the GPU count, the device, '
-                'the context length nor the quantisation.</p>', 0)
-    out, n = [], 0
+                'the context length nor the quantisation.</p>')
+    out = []
     for name, fig in figures:
         if isinstance(fig, Exception):
             out.append(f'<p class="note">Chart {_e(name)} skipped: {_e(fig)}</p>')
@@ -254,8 +254,7 @@ def _charts_html(df) -> tuple[str, int]:
         title = fig.axes[0].get_title() if fig.axes else name
         out.append(f'<figure><img alt="{_e(title)}" src="data:image/png;base64,{data}">'
                    f"<figcaption>{_e(CAPTIONS.get(name, ''))}</figcaption></figure>")
-        n += 1
-    return '<div class="charts">\n' + "\n".join(out) + "\n</div>", n
+    return '<div class="charts">\n' + "\n".join(out) + "\n</div>"
 
 
 CAPTIONS = {
@@ -318,7 +317,7 @@ def html_report(df, meta: dict | None = None, summary=None, charts: bool = True,
     title = str(meta.get("title") or "planner scenario report")
     source = meta.get("source")
     expect_html, verdict = _expect_html(meta.get("expect"))
-    charts_html = _charts_html(df)[0] if charts else ""
+    charts_html = _charts_html(df) if charts else ""
     n_rows = 0 if df is None else len(df)
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     parts = [

@@ -91,7 +91,7 @@ def _strings(col, quote: str):
 class RowWriter:
     """Write chunks of rows to a binary stream in one format."""
 
-    def __init__(self, stream: IO[bytes], fmt: str, path: str | None = None) -> None:
+    def __init__(self, stream: IO[bytes], fmt: str) -> None:
         if fmt not in ("csv", "json", "parquet", "markdown"):
             raise PlannerError(f"unknown output format {fmt!r} (valid: csv, json, parquet, "
                                "markdown)")
