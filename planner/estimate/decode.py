@@ -50,14 +50,13 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import tomllib
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
 
 from planner.errors import unknown
-from planner.resources import data_dir
+from planner.resources import data_toml
 
 BACKEND_FILE = "decode_backends.toml"
 
@@ -68,10 +67,9 @@ FAMILIES = ("f32", "f16", "q8", "legacy", "kquant", "fp4")
 
 # --- backend constants -----------------------------------------------------------------------
 
-@functools.cache
 def backend_data() -> dict:
     """planner/data/decode_backends.toml as a dict."""
-    return tomllib.loads((data_dir("data") / BACKEND_FILE).read_text(encoding="utf-8"))
+    return data_toml(BACKEND_FILE)
 
 
 QUANT_FAMILY: dict[str, str] = backend_data()["quant_family"]

@@ -25,21 +25,18 @@ Sources:
 """
 from __future__ import annotations
 
-import functools
-import tomllib
 from dataclasses import dataclass
 
 import numpy as np
 
 from planner.errors import PlannerError, unknown
 from planner.model.spec import ModelSpec, breakdown, layer_groups
-from planner.resources import data_dir
+from planner.resources import data_toml
 
 
 
-@functools.cache
 def _data() -> dict:
-    return tomllib.loads((data_dir("data") / "training.toml").read_text(encoding="utf-8"))
+    return data_toml("training.toml")
 
 
 # bytes per parameter: (weights, gradients, optimizer states), and what each mode means

@@ -14,22 +14,20 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import tomllib
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from planner.errors import PlannerError, unknown
-from planner.resources import data_dir
+from planner.resources import data_toml
 
 SERVING_FILE = "serving.toml"
 
 
-@functools.cache
 def serving_data() -> dict:
     """planner/data/serving.toml as a dict."""
-    return tomllib.loads((data_dir("data") / SERVING_FILE).read_text(encoding="utf-8"))
+    return data_toml(SERVING_FILE)
 
 
 def engine_names() -> list[str]:
