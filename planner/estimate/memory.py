@@ -44,7 +44,6 @@ BYTE_MODES: dict[str, tuple[float, float, float]] = {
     k: tuple(v["bytes"]) for k, v in _data()["optimizer_modes"].items()}
 BYTE_MODE_NOTES: dict[str, str] = {k: v["note"] for k, v in _data()["optimizer_modes"].items()}
 ACTIVATIONS_NOTE: str = _data()["layouts"]["activations_note"]
-ZERO_STAGES = (0, 1, 2, 3)
 TP_OPTIONS = tuple(_data()["layouts"]["tp_options"])
 
 
@@ -316,13 +315,3 @@ def layout_for_devices(spec: ModelSpec, n_devices: int, capacity_bytes: float, n
             "fits": bool(lay["fits"][0]), "idle": int(lay["idle"][0]),
             "memory": {k: float(lay[f"memory_{k}"][0]) for k in
                        ("weights", "gradients", "optimizer", "activations", "total")}}
-
-
-def check_zero(zero) -> int:
-    try:
-        z = int(zero)
-    except (TypeError, ValueError):
-        z = -1
-    if z not in ZERO_STAGES:
-        raise PlannerError(f"--zero must be 0, 1, 2 or 3, got {zero!r}")
-    return z

@@ -86,15 +86,6 @@ def device_resident_bytes(spec, quant: str, context, device, batch=1, kv_type: s
     return total
 
 
-def fits_device(spec, quant: str, context, device, batch=1, kv_type: str = "f16",
-                flash_attention: bool = True, reserve=None, era: str = "current"):
-    """True where `device_resident_bytes` fits the device's usable memory."""
-    from planner.estimate.inference import usable_bytes
-    need = device_resident_bytes(spec, quant, context, device, batch, kv_type,
-                                 flash_attention, era)
-    return need <= usable_bytes(device.memory_bytes, bool(device.unified_memory), reserve)
-
-
 # --- host memory -----------------------------------------------------------------------------
 
 @functools.cache

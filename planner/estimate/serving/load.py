@@ -47,7 +47,6 @@ Units: seconds, tokens, requests/s.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any
@@ -229,7 +228,3 @@ def closed_loop(rep, mix: Mix, clients, budget, limit, percentile: float = 99.0
     res["clients"] = n
     res["stable"] = np.ones(np.shape(d), dtype=bool)
     return res
-
-
-def finite(x) -> bool:
-    return x is not None and math.isfinite(float(x))
