@@ -136,7 +136,7 @@ def capacity(c: Candidates, mix: L.Mix, ttft: float, tpot: float, percentile: fl
     z = L._z(percentile / 100.0)
 
     def check(d):
-        r = L.at_batch(c.rep, mix, d, c.budget, percentile)
+        r = L.at_batch(c.rep, mix, d, c.budget, percentile, percentiles=(percentile,))
         occupancy = d + z * np.sqrt(d)         # Poisson fluctuation of the batch (M/G/inf)
         return r, {"ttft": r[f"ttft_{key}"] <= ttft, "tpot": r[f"tpot_{key}"] <= tpot,
                    "memory": occupancy <= c.limit, "compute": r["stable"]}
