@@ -25,8 +25,8 @@ import numpy as np
 
 from planner.errors import PlannerError
 from planner.resources import data_toml
+from planner.units import HOUR
 
-HOUR = 3600.0
 CHECKPOINT_BYTES_PER_PARAM = 14.0  # 2 (16-bit weights) + 12 (fp32 master, m, v): ZeRO sec. 3.1
 
 
