@@ -5,6 +5,8 @@ package (see `package_dir` in setup.cfg); in a source checkout they sit beside `
 """
 from __future__ import annotations
 
+import functools
+import tomllib
 from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
@@ -16,3 +18,10 @@ def data_dir(kind: str) -> Path:
         if candidate.is_dir():
             return candidate
     raise FileNotFoundError(f"planner data folder {kind!r} is missing from the installation")
+
+
+@functools.cache
+def data_toml(name: str) -> dict:
+    """planner/data/`name` parsed (cached: read once per process; callers must not mutate
+    it)."""
+    return tomllib.loads((data_dir("data") / name).read_text(encoding="utf-8"))

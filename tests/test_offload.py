@@ -86,6 +86,22 @@ def test_cpu_moe_keeps_attention_on_the_gpu():
         O.cpu_moe_speed(zoo.get("llama-2-7b"), "Q4_K_M", dev, 4096, DDR5)
 
 
+def test_cpu_moe_counts_only_the_moe_layers():
+    """Llama 4 Maverick interleaves: MoE every other layer (HF config meta-llama/Llama-4-
+    Maverick-17B-128E: num_hidden_layers 48, interleave_moe_layer_step 2), so 24 MoE layers
+    of 48.  --n-cpu-moe counts those 24: all 24 on the host is --cpu-moe, and with no room at
+    all the answer is 24 + 1."""
+    spec, dev = zoo.get("llama-4-maverick"), get_device("rtx-4090")
+    assert spec.n_moe_layers == 24
+    assert int(O.expert_layers_on_host(spec, "Q4_K_M", 4096, 1e9)) == 24 + 1
+    assert int(O.expert_layers_on_host(spec, "Q4_K_M", 4096, 1e15)) == 0
+    every = O.cpu_moe_speed(spec, "Q4_K_M", dev, 4096, DDR5)
+    all_24 = O.cpu_moe_speed(spec, "Q4_K_M", dev, 4096, DDR5, cpu_layers=24)
+    half = O.cpu_moe_speed(spec, "Q4_K_M", dev, 4096, DDR5, cpu_layers=12)
+    assert float(all_24["host_weight_bytes"]) == float(every["host_weight_bytes"])
+    assert float(half["host_weight_bytes"]) < float(every["host_weight_bytes"])
+
+
 def test_embedding_stays_on_the_host():
     spec = zoo.get("llama-3-8b")
     gpu = O.device_resident_bytes(spec, "fp16", 4096, get_device("rtx-4090"))

@@ -50,14 +50,13 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import tomllib
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
 
 from planner.errors import unknown
-from planner.resources import data_dir
+from planner.resources import data_toml
 
 BACKEND_FILE = "decode_backends.toml"
 
@@ -68,10 +67,9 @@ FAMILIES = ("f32", "f16", "q8", "legacy", "kquant", "fp4")
 
 # --- backend constants -----------------------------------------------------------------------
 
-@functools.cache
 def backend_data() -> dict:
     """planner/data/decode_backends.toml as a dict."""
-    return tomllib.loads((data_dir("data") / BACKEND_FILE).read_text(encoding="utf-8"))
+    return data_toml(BACKEND_FILE)
 
 
 QUANT_FAMILY: dict[str, str] = backend_data()["quant_family"]
@@ -215,9 +213,25 @@ def hardware_terms(device, be: Backend) -> HardwareTerms:
                          link_bandwidth=float(device.scale_up_bytes_per_s))
 
 
+def _stack(cls, items):
+    """Items of the dataclass `cls` side by side: every field a float array, one element per
+    item."""
+    return cls(**{f.name: np.array([getattr(x, f.name) for x in items], dtype=float)
+                  for f in dataclasses.fields(cls)})
+
+
+def take_rows(obj, index):
+    """Rows `index` of a stacked Workload, HardwareTerms or Backend: every array field
+    gathered, scalar fields kept."""
+    vals = {}
+    for f in dataclasses.fields(obj):
+        v = getattr(obj, f.name)
+        vals[f.name] = v[index] if isinstance(v, np.ndarray) and v.ndim else v
+    return dataclasses.replace(obj, **vals)
+
+
 def stack_hardware(items: Sequence[HardwareTerms]) -> HardwareTerms:
-    return HardwareTerms(**{f.name: np.array([getattr(h, f.name) for h in items], dtype=float)
-                            for f in dataclasses.fields(HardwareTerms)})
+    return _stack(HardwareTerms, items)
 
 
 # --- the model's side ------------------------------------------------------------------------
@@ -286,8 +300,7 @@ def workload(spec, quant: str, kv_type: str = "f16", era: str = "current") -> Wo
 
 
 def stack_workloads(items: Sequence[Workload]) -> Workload:
-    return Workload(**{f.name: np.array([getattr(w, f.name) for w in items], dtype=float)
-                       for f in dataclasses.fields(Workload)})
+    return _stack(Workload, items)
 
 
 # --- the step --------------------------------------------------------------------------------

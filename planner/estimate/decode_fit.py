@@ -79,10 +79,7 @@ class Rows:
 
     def take(self, mask) -> "Rows":
         idx = np.flatnonzero(mask)
-        sub = lambda obj: dataclasses.replace(obj, **{
-            f.name: np.asarray(getattr(obj, f.name))[idx] for f in dataclasses.fields(obj)
-            if isinstance(getattr(obj, f.name), np.ndarray)})
-        return Rows(**{k: (v[idx] if isinstance(v, np.ndarray) else sub(v))
+        return Rows(**{k: (v[idx] if isinstance(v, np.ndarray) else D.take_rows(v, idx))
                        for k, v in self.__dict__.items()})
 
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from planner.errors import PlannerError, unknown
 from planner.model.spec import ModelSpec, total_params
+from planner.estimate.memory import n_blocks
 from planner.estimate.quant import adapter_params, inference_data, weight_bytes
 
 METHODS = ("full", "lora", "qlora")
@@ -55,7 +56,7 @@ def activations_bytes(spec: ModelSpec, context, batch=1, checkpointing=True,
     """Activation memory of one training step (all layers + logits)."""
     s = np.asarray(context, dtype=float)
     b = np.asarray(batch, dtype=float)
-    layers = spec.n_layers + (spec.n_encoder_layers if spec.arch == "encoder-decoder" else 0)
+    layers = n_blocks(spec)
     per_layer = activation_bytes_per_layer(spec, s, b, flash_attention)
     logits = s * b * spec.vocab_size * _c()["logits_bytes"]
     if checkpointing:

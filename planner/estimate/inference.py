@@ -186,26 +186,6 @@ def speed_inputs(spec: ModelSpec, quant: str, bandwidth=None, peak=None,
     return decode.workload(spec, quant, kv_type, era), hw, be
 
 
-def decode_step(spec: ModelSpec, quant: str, context, batch, bandwidth=None, peak=None,
-                decode_efficiency=None, prefill_efficiency=None, kv_type: str = "f16",
-                era: str = "current", *, device: Device | None = None,
-                backend: str | None = None, flash_attention: bool = True) -> dict[str, Any]:
-    """One decode step of `batch` sequences at `context` cached tokens, by the step model of
-    `planner.estimate.decode` (bandwidth roofline at a fitted fraction, dequantisation work,
-    attention, per-layer and per-step overheads): bytes read, the memory and compute times,
-    seconds per step, per-sequence and aggregate tokens/s, and the bound."""
-    w, hw, be = speed_inputs(spec, quant, bandwidth, peak, decode_efficiency,
-                             prefill_efficiency, kv_type, era, device, backend)
-    b = np.asarray(batch, dtype=float)
-    s = decode.decode_rate(w, hw, be, context, b, flash_attention=flash_attention)
-    step_bytes = s["weight_bytes_read"] + s["kv_bytes_read"]
-    return {"bytes_per_step": step_bytes, "bytes_per_token": step_bytes / b,
-            "t_memory": s["memory_s"], "t_compute": s["compute_s"],
-            "seconds_per_step": s["seconds"], "tokens_per_s": s["tokens_per_s"],
-            "throughput_tokens_per_s": s["throughput_tokens_per_s"],
-            "compute_bound": s["compute_s"] > s["memory_s"], "bound": s["bound"]}
-
-
 def roofline_batch(weight_bytes_read, flops_per_token, bandwidth, peak, decode_efficiency=0.6,
                    prefill_efficiency=0.5):
     """The textbook ridge: the batch at which reading the weights once takes as long as
@@ -232,42 +212,7 @@ def _largest_int(ok, lo: int, hi: int) -> int:
     return good
 
 
-def time_to_first_token(spec: ModelSpec, quant: str, prompt, bandwidth=None, peak=None,
-                        decode_efficiency=None, prefill_efficiency=None, era: str = "current",
-                        *, device: Device | None = None, backend: str | None = None,
-                        kv_type: str = "f16", flash_attention: bool = True):
-    """Seconds to process a `prompt` from an empty cache (the first token's logits come with
-    the prompt's last micro-batch): `decode.prefill_time`."""
-    w, hw, be = speed_inputs(spec, quant, bandwidth, peak, decode_efficiency,
-                             prefill_efficiency, kv_type, era, device, backend)
-    return decode.prefill_time(w, hw, be, prompt, flash_attention=flash_attention)["seconds"]
-
-
-def prefill_rate(spec: ModelSpec, quant: str, prompt, *, device: Device | None = None,
-                 bandwidth=None, peak=None, decode_efficiency=None, prefill_efficiency=None,
-                 kv_type: str = "f16", era: str = "current", backend: str | None = None,
-                 flash_attention: bool = True):
-    """Prompt tokens/s of a `prompt` from an empty cache (`decode.prefill_time`)."""
-    w, hw, be = speed_inputs(spec, quant, bandwidth, peak, decode_efficiency,
-                             prefill_efficiency, kv_type, era, device, backend)
-    return decode.prefill_time(w, hw, be, prompt, flash_attention=flash_attention)[
-        "tokens_per_s"]
-
-
 # --- device helpers --------------------------------------------------------------------------
-
-def prefill_peak(device: Device, quant: str) -> float:
-    """Dense FLOP/s used for compute-bound phases: fp8 for fp8 weights where the device has it,
-    else its 16-bit tensor peak (weight-only formats dequantise to 16-bit), else fp32."""
-    q = canonical_quant(quant)
-    peaks = device.peak_flops
-    if q == "fp8" and peaks.get("fp8"):
-        return peaks["fp8"]
-    if q == "fp32" and peaks.get("fp32"):
-        return peaks["fp32"]
-    best = max(peaks.get("fp16", 0.0) or 0.0, peaks.get("bf16", 0.0) or 0.0)
-    return best or peaks.get("fp32", float("nan")) or float("nan")
-
 
 def memory_tiers() -> tuple[np.ndarray, np.ndarray]:
     """(marketed GB, bytes) of the standard memory sizes; a "16 GB" part holds 16 GiB."""
@@ -453,15 +398,3 @@ def smallest_device(need_without_runtime: float, hardware_files: tuple[str, ...]
     bw = np.array([d.bandwidth_bytes_per_s for d in devs], dtype=float)
     best = min(np.flatnonzero(ok), key=lambda i: (mem[i], -np.nan_to_num(bw[i])))
     return devs[best].name
-
-
-def plan_all_quants(spec: ModelSpec, device: Device, **kwargs) -> list[dict]:
-    """One row per weight format (the trade-off table of `--quant all`)."""
-    rows = []
-    for q in list(SIMPLE_TYPES) + list(GGUF_TYPES):
-        r = plan_inference(spec, device, q, search_devices=False, gpus_for=(), **kwargs)
-        rows.append({k: r[k] for k in (
-            "quant", "bits_per_weight", "weights_bytes", "kv_cache_bytes", "overhead_bytes",
-            "total_bytes", "fits", "headroom_bytes", "max_context", "decode_tokens_per_s",
-            "prefill_tokens_per_s", "time_to_first_token_s", "smallest_memory_tier_gb")})
-    return rows

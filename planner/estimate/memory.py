@@ -25,21 +25,18 @@ Sources:
 """
 from __future__ import annotations
 
-import functools
-import tomllib
 from dataclasses import dataclass
 
 import numpy as np
 
 from planner.errors import PlannerError, unknown
 from planner.model.spec import ModelSpec, breakdown, layer_groups
-from planner.resources import data_dir
+from planner.resources import data_toml
 
 
 
-@functools.cache
 def _data() -> dict:
-    return tomllib.loads((data_dir("data") / "training.toml").read_text(encoding="utf-8"))
+    return data_toml("training.toml")
 
 
 # bytes per parameter: (weights, gradients, optimizer states), and what each mode means
@@ -47,7 +44,6 @@ BYTE_MODES: dict[str, tuple[float, float, float]] = {
     k: tuple(v["bytes"]) for k, v in _data()["optimizer_modes"].items()}
 BYTE_MODE_NOTES: dict[str, str] = {k: v["note"] for k, v in _data()["optimizer_modes"].items()}
 ACTIVATIONS_NOTE: str = _data()["layouts"]["activations_note"]
-ZERO_STAGES = (0, 1, 2, 3)
 TP_OPTIONS = tuple(_data()["layouts"]["tp_options"])
 
 
@@ -109,6 +105,12 @@ def training_memory(layer_params, extra_params, n_layers, hidden, heads, seq_len
     return {**states, "activations": act, "total": total, "params_per_device": params_rank}
 
 
+def n_blocks(spec: ModelSpec) -> int:
+    """Transformer blocks of `spec`: its decoder layers, plus an encoder-decoder's encoder
+    layers."""
+    return spec.n_layers + (spec.n_encoder_layers if spec.arch == "encoder-decoder" else 0)
+
+
 def _spec_parts(spec: ModelSpec) -> tuple[float, float, float, int]:
     """(layer params, extra params on one stage when pp = 1, largest extra on one stage when
     pp > 1, layer count) of `spec`."""
@@ -118,7 +120,7 @@ def _spec_parts(spec: ModelSpec) -> tuple[float, float, float, int]:
     first = b["embedding"] + b["positions"]
     # The last stage holds the output layer: its own matrix, or a copy of a tied embedding.
     last = b["lm_head"] if not spec.tie_embeddings else b["embedding"] + b["lm_head"]
-    n_layers = spec.n_layers + (spec.n_encoder_layers if spec.arch == "encoder-decoder" else 0)
+    n_layers = n_blocks(spec)
     return layers, extra, float(max(first, last)) + (extra - first - b["lm_head"]), n_layers
 
 
@@ -153,7 +155,7 @@ def zero_sharded(memory: dict, zero: int):
 def _layout_grid(spec: ModelSpec, node_size: int, tp_options=TP_OPTIONS):
     tps = np.array([t for t in tp_options if t <= max(node_size, 1) and spec.n_heads % t == 0]
                    or [1], dtype=float)
-    n_layers = spec.n_layers + (spec.n_encoder_layers if spec.arch == "encoder-decoder" else 0)
+    n_layers = n_blocks(spec)
     pps = np.arange(1, n_layers + 1, dtype=float)
     t, p = np.meshgrid(tps, pps, indexing="ij")
     return t.ravel(), p.ravel()
@@ -195,15 +197,20 @@ class Layouts:
         out["total"] = out["weights"] + out["gradients"] + out["optimizer"] + out["activations"]
         return out
 
+    def _min_dp(self, capacity_bytes: float) -> np.ndarray:
+        """Per layout, the smallest dp with fixed + sharded/dp <= capacity (closed form; inf
+        if none)."""
+        room = capacity_bytes - self.fixed
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.total1 <= capacity_bytes, 1.0,
+                            np.where((room > 0) & (self.sharded > 0),
+                                     np.ceil(self.sharded / room), np.inf))
+
     def min_devices(self, capacity_bytes: float) -> dict:
         """The fewest devices whose memory holds the job: for each layout the smallest dp with
         fixed + sharded/dp <= capacity (closed form), then the layout with the fewest devices,
         the least model parallelism and the fewest stages.  gpus is inf when nothing fits."""
-        room = capacity_bytes - self.fixed
-        with np.errstate(divide="ignore", invalid="ignore"):
-            dp = np.where(self.total1 <= capacity_bytes, 1.0,
-                          np.where((room > 0) & (self.sharded > 0),
-                                   np.ceil(self.sharded / room), np.inf))
+        dp = self._min_dp(capacity_bytes)
         gpus = self.tp * self.pp * dp
         if not np.isfinite(gpus).any():
             i = int(np.argmin(self.total1))
@@ -218,12 +225,7 @@ class Layouts:
     def min_devices_each(self, capacity_bytes: float) -> np.ndarray:
         """Per layout, the fewest devices at which it fits: tp·pp·dp_min, with dp_min the
         smallest dp such that fixed + sharded/dp <= capacity (inf if none)."""
-        room = capacity_bytes - self.fixed
-        with np.errstate(divide="ignore", invalid="ignore"):
-            dp = np.where(self.total1 <= capacity_bytes, 1.0,
-                          np.where((room > 0) & (self.sharded > 0),
-                                   np.ceil(self.sharded / room), np.inf))
-        return self.tp * self.pp * dp
+        return self.tp * self.pp * self._min_dp(capacity_bytes)
 
     def for_devices(self, n_devices, capacity_bytes: float) -> dict[str, np.ndarray]:
         """The layout of `n_devices` (an array): dp = floor(n / (tp·pp)).  The rule: a layout
@@ -319,13 +321,3 @@ def layout_for_devices(spec: ModelSpec, n_devices: int, capacity_bytes: float, n
             "fits": bool(lay["fits"][0]), "idle": int(lay["idle"][0]),
             "memory": {k: float(lay[f"memory_{k}"][0]) for k in
                        ("weights", "gradients", "optimizer", "activations", "total")}}
-
-
-def check_zero(zero) -> int:
-    try:
-        z = int(zero)
-    except (TypeError, ValueError):
-        z = -1
-    if z not in ZERO_STAGES:
-        raise PlannerError(f"--zero must be 0, 1, 2 or 3, got {zero!r}")
-    return z

@@ -86,15 +86,6 @@ def device_resident_bytes(spec, quant: str, context, device, batch=1, kv_type: s
     return total
 
 
-def fits_device(spec, quant: str, context, device, batch=1, kv_type: str = "f16",
-                flash_attention: bool = True, reserve=None, era: str = "current"):
-    """True where `device_resident_bytes` fits the device's usable memory."""
-    from planner.estimate.inference import usable_bytes
-    need = device_resident_bytes(spec, quant, context, device, batch, kv_type,
-                                 flash_attention, era)
-    return need <= usable_bytes(device.memory_bytes, bool(device.unified_memory), reserve)
-
-
 # --- host memory -----------------------------------------------------------------------------
 
 @functools.cache
@@ -286,7 +277,7 @@ def expert_layers_on_host(spec, quant: str, context, vram_usable, batch=1,
     number of MoE layers + 1 where even all experts on the host leave too little room."""
     from planner.estimate.inference import compute_buffer_bytes, kv_cache_bytes, runtime_bytes
     w = decode.workload(spec, quant, kv_type, era)
-    moe_layers = float(spec.n_layers - spec.first_dense_layers)
+    moe_layers = float(spec.n_moe_layers)
     per_layer = w.expert_bytes / max(moe_layers, 1.0)
     fixed = (w.weight_bytes - w.embedding_bytes - w.expert_bytes
              + kv_cache_bytes(spec, context, batch, kv_type)
@@ -311,7 +302,7 @@ def cpu_moe_speed(spec, quant: str, device, context, ram_bandwidth_bytes, cpu_la
                            "routed experts")
     w, hw, be, host, cpu_be = _split_inputs(spec, quant, device, ram_bandwidth_bytes,
                                             cpu_flops, kv_type, era)
-    L = float(spec.n_layers - spec.first_dense_layers)
+    L = float(spec.n_moe_layers)
     f = np.clip(np.asarray(L if cpu_layers is None else cpu_layers, dtype=float) / L, 0.0, 1.0)
     rest, experts = expert_part(w, f)
     ctx = np.asarray(context, dtype=float)

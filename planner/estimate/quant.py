@@ -26,7 +26,6 @@ import functools
 import importlib.util
 import math
 import os
-import tomllib
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -36,7 +35,7 @@ from planner.errors import PlannerError, unknown
 from planner.model.spec import ModelSpec
 from planner.model.tensors import Tensor, main_tensors
 from planner.names import NameIndex
-from planner.resources import data_dir
+from planner.resources import data_toml
 
 # GGUF file types in the order people list them (TheBloke's tables).
 GGUF_TYPES = ("Q2_K", "Q3_K_S", "Q3_K_M", "Q3_K_L", "Q4_0", "Q4_1", "Q4_K_S", "Q4_K_M",
@@ -57,19 +56,14 @@ LINEAR_ROLES = {"q": "attn_q", "k": "attn_k", "v": "attn_v", "o": "attn_output",
 
 # --- data ------------------------------------------------------------------------------------
 
-@functools.cache
-def _toml(name: str) -> dict:
-    return tomllib.loads((data_dir("data") / name).read_text(encoding="utf-8"))
-
-
 def inference_data() -> dict:
     """planner/data/inference.toml (formats, overheads, reserve, speed and tier constants)."""
-    return _toml("inference.toml")
+    return data_toml("inference.toml")
 
 
 def recipes_data() -> dict:
     """planner/data/gguf_recipes.toml (llama.cpp's per-tensor mixes)."""
-    return _toml("gguf_recipes.toml")
+    return data_toml("gguf_recipes.toml")
 
 
 @functools.cache

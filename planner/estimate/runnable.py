@@ -36,19 +36,13 @@ def need_bytes(spec, quants: Sequence[str], context, backend_name: str, batch=1,
     """Bytes that must fit the device's usable memory, one per quantisation (array), with every
     layer on the device: `inference.memory_total` minus what llama.cpp keeps on the host, plus
     the CUDA pool's prefill scratch (`offload.device_resident_bytes`), runtime share included.
-    `context` broadcasts against the quantisations (shape (..., 1) for a grid)."""
-    from planner.estimate.offload import cuda_prefill_scratch_bytes, host_kept_bytes
+    `context` broadcasts against the quantisations (shape (..., 1) for a grid): the
+    quantisations run along the last axis."""
+    from planner.estimate.offload import device_resident_bytes
     shared = backend_name != "llama.cpp-cuda"
-    w = np.array([weight_bytes(spec, q, era).total - host_kept_bytes(spec, q, backend_name, era)
-                  for q in quants])
-    kv = inference.kv_cache_bytes(spec, context, batch, kv_type)
-    over = (inference.compute_buffer_bytes(spec, context, batch, flash_attention)
-            + inference.runtime_bytes(shared))
-    need = w + kv + over
-    if backend_name == "llama.cpp-cuda":
-        need = need + np.array([cuda_prefill_scratch_bytes(spec, q, context, batch,
-                                                           flash_attention) for q in quants]).T
-    return need
+    return np.concatenate([np.atleast_1d(device_resident_bytes(
+        spec, q, context, None, batch, kv_type, flash_attention, era, backend_name=backend_name,
+        shared_memory=shared)) for q in quants], axis=-1)
 
 
 def _max_context(spec, quants, usable, backend_name, batch, kv_type, flash_attention, era):

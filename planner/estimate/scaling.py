@@ -17,20 +17,18 @@ All functions are vectorised: `flops` may be a scalar or an array.
 from __future__ import annotations
 
 import functools
-import tomllib
 
 import numpy as np
 
 from planner.errors import PlannerError, unknown
-from planner.resources import data_dir
+from planner.resources import data_toml
 
 METHODS = ("approach1", "approach3", "besiroglu")
 
 
-@functools.cache
 def laws() -> dict:
     """The parsed ``scaling_laws.toml``."""
-    return tomllib.loads((data_dir("data") / "scaling_laws.toml").read_text(encoding="utf-8"))
+    return data_toml("scaling_laws.toml")
 
 
 def table3() -> np.ndarray:

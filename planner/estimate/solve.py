@@ -14,10 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from planner.errors import PlannerError
-from planner.estimate.training import check_utilisation
 from planner.units import HOUR
-
-DEFAULT_MAX_DEVICES = 100_000  # about the largest single training clusters built by 2024
 
 
 def round_to_nodes(devices, node_size=8):
@@ -72,13 +69,3 @@ def check_budget(budget_usd: float, price_per_hour: float, node_size: int) -> No
         raise PlannerError(f"budget ${budget_usd:,.2f} buys less than one node-hour "
                            f"({node_size} devices x ${price_per_hour:,.2f}/h = "
                            f"${node_hour:,.2f}); raise --budget or use --node-size 1")
-
-
-def check_utilisations(mfu, hfu):
-    if mfu is not None and hfu is not None:
-        raise PlannerError("give --mfu or --hfu, not both (MFU counts model FLOPs, HFU the "
-                           "hardware's incl. recomputation; PaLM App. B)")
-    if mfu is not None:
-        check_utilisation(mfu, "--mfu")
-    if hfu is not None:
-        check_utilisation(hfu, "--hfu")

@@ -3,16 +3,11 @@ model for the class of device that produced it, read from
 ``planner/data/local_speed_accuracy.toml`` (data with its source; docs/local_speed.md)."""
 from __future__ import annotations
 
-import functools
-import tomllib
-
-from planner.resources import data_dir
+from planner.resources import data_toml
 
 
-@functools.cache
 def _classes() -> dict[str, dict]:
-    text = (data_dir("data") / "local_speed_accuracy.toml").read_text(encoding="utf-8")
-    return tomllib.loads(text)["class"]
+    return data_toml("local_speed_accuracy.toml")["class"]
 
 
 def device_class(backend: str | None, category: str, vendor: str) -> str | None:

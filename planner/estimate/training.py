@@ -42,7 +42,6 @@ def model_flops_per_token(spec: ModelSpec, seq_len: int, method: str = "6nd") ->
 
 PF_DAY = 1e15 * DAY  # FLOP in one petaflop/s-day (Brown et al. 2020, Table D.1)
 RECOMPUTE = ("none", "selective", "full")
-METHODS = ("6nd", "exact")
 FULL_RECOMPUTE_FACTOR = 8.0 / 6.0  # Narayanan et al. 2021 eq. 4: 8ND hardware vs 6ND model
 
 
@@ -91,8 +90,8 @@ def training_flops(spec: ModelSpec, tokens, method: str = "6nd", recompute="none
     non-embedding N with `non_embedding=True`, active parameters for MoE; method 'exact':
     Hoffmann et al. 2022 App. F per token at sequence length `seq_len` (default: context).
     Returns model_flops, hardware_flops (FLOP), flops_per_token, params (N used)."""
-    if method not in METHODS:
-        raise unknown("FLOPs method", method, METHODS)
+    if method not in FLOPS_METHODS:
+        raise unknown("FLOPs method", method, FLOPS_METHODS)
     d = np.asarray(tokens, dtype=float)
     n = non_embedding_params(spec, active=True) if non_embedding else active_params(spec)
     per_token = 6.0 * n if method == "6nd" else flops_per_token_exact(spec, seq_len)

@@ -17,17 +17,15 @@ from __future__ import annotations
 
 import functools
 import math
-import tomllib
 from typing import Any
 
 import numpy as np
 
-from planner.resources import data_dir
+from planner.resources import data_toml
 
 
-@functools.cache
 def limits() -> dict[str, Any]:
-    return tomllib.loads((data_dir("data") / "consistency.toml").read_text(encoding="utf-8"))
+    return data_toml("consistency.toml")
 
 
 def join(*columns) -> np.ndarray:

@@ -2,15 +2,12 @@
 ``planner/data/plan_defaults.toml`` (data, with sources, not code)."""
 from __future__ import annotations
 
-import functools
-import tomllib
 
-from planner.resources import data_dir
+from planner.resources import data_toml
 
 
-@functools.cache
 def _data() -> dict:
-    return tomllib.loads((data_dir("data") / "plan_defaults.toml").read_text(encoding="utf-8"))
+    return data_toml("plan_defaults.toml")
 
 
 def defaults(kind: str) -> dict:

@@ -498,9 +498,8 @@ def meta_of(path: str | Path, outcomes: list[Outcome]) -> dict:
 def assumptions(kinds) -> list[tuple[str, str]]:
     """(text, source) of the assumptions behind results of these kinds
     (planner/data/assumptions.toml)."""
-    import tomllib
-    from planner.resources import data_dir
-    data = tomllib.loads((data_dir("data") / "assumptions.toml").read_text(encoding="utf-8"))
+    from planner.resources import data_toml
+    data = data_toml("assumptions.toml")
     wanted = set(kinds)
     return [(a["text"], a["source"]) for a in data["assumption"] if wanted & set(a["kinds"])]
 

@@ -20,21 +20,18 @@ Adam), written at the cluster's storage bandwidth.  All functions are vectorised
 """
 from __future__ import annotations
 
-import functools
-import tomllib
 
 import numpy as np
 
 from planner.errors import PlannerError
-from planner.resources import data_dir
+from planner.resources import data_toml
+from planner.units import HOUR
 
-HOUR = 3600.0
 CHECKPOINT_BYTES_PER_PARAM = 14.0  # 2 (16-bit weights) + 12 (fp32 master, m, v): ZeRO sec. 3.1
 
 
-@functools.cache
 def defaults() -> dict:
-    return tomllib.loads((data_dir("data") / "goodput.toml").read_text(encoding="utf-8"))
+    return data_toml("goodput.toml")
 
 
 def failure_rate_per_device_hour() -> float:

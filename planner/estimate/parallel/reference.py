@@ -34,8 +34,7 @@ from planner.estimate.parallel import tables
 from planner.estimate.parallel.search import evaluate_plans, search
 from planner.model.spec import ModelSpec
 from planner.resources import data_dir
-
-HOUR = 3600.0
+from planner.units import HOUR
 
 
 @functools.cache

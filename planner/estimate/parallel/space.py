@@ -24,8 +24,8 @@ import numpy as np
 
 from planner.errors import PlannerError
 from planner.estimate.parallel.shape import Shape
+from planner.estimate.training import RECOMPUTE
 
-RECOMPUTE = ("none", "selective", "full")
 DIMENSIONS = ("tp", "pp", "dp", "cp", "ep", "micro_batch", "interleave", "sequence_parallel",
               "recompute", "zero", "precision")
 INT_DIMS = ("tp", "pp", "dp", "cp", "ep", "micro_batch", "interleave")

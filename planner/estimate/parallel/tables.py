@@ -10,22 +10,19 @@ application (the model) passed separately.
 """
 from __future__ import annotations
 
-import functools
 import math
-import tomllib
 from dataclasses import dataclass, replace
 
 from planner.errors import PlannerError, unknown
 from planner.hardware.device import Device
-from planner.resources import data_dir
+from planner.resources import data_toml
 
 FILE = "parallel_efficiency.toml"
 
 
-@functools.cache
 def table() -> dict:
     """The whole TOML file as a dict (cached)."""
-    return tomllib.loads((data_dir("data") / FILE).read_text(encoding="utf-8"))
+    return data_toml(FILE)
 
 
 @dataclass(frozen=True)

@@ -13,27 +13,20 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
-import tomllib
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from planner.errors import PlannerError, unknown
-from planner.resources import data_dir
+from planner.resources import data_toml
 
 SERVING_FILE = "serving.toml"
 
 
-@functools.cache
 def serving_data() -> dict:
     """planner/data/serving.toml as a dict."""
-    return tomllib.loads((data_dir("data") / SERVING_FILE).read_text(encoding="utf-8"))
-
-
-def engine_names() -> list[str]:
-    return list(serving_data()["engine"])
+    return data_toml(SERVING_FILE)
 
 
 @dataclass(frozen=True)
@@ -62,10 +55,6 @@ def engine(name: str) -> Engine:
                   kv_cache_for_fp8=row["kv_cache_for_fp8"], kv_policy=row["kv_policy"],
                   runtime_bytes=float(row["runtime_bytes"]),
                   graph_bytes=float(row["graph_bytes"]))
-
-
-def precision_names() -> list[str]:
-    return list(serving_data()["precision_format"])
 
 
 def weight_format(precision: str) -> str:
@@ -214,7 +203,3 @@ def stage_workload(w, pp: float):
         lm_head_bytes=w.lm_head_bytes * f, linear_params=w.linear_params * f,
         lm_head_params=w.lm_head_params * f, kv_bytes_per_token=w.kv_bytes_per_token * f,
         attention_flops_per_key=w.attention_flops_per_key * f)
-
-
-def finite(x) -> bool:
-    return x is not None and isinstance(x, (int, float)) and math.isfinite(x)

@@ -47,7 +47,6 @@ Units: seconds, tokens, requests/s.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any
@@ -105,12 +104,14 @@ def budget_batch(mix: Mix, budget) -> Any:
     return np.asarray(budget, dtype=float) * o1 / (np.asarray(mix.prompt, float) + o1)
 
 
-def at_batch(rep, mix: Mix, d, budget, percentile: float = 99.0, residual: bool = True
-             ) -> dict[str, Any]:
+def at_batch(rep, mix: Mix, d, budget, percentile: float = 99.0, residual: bool = True,
+             percentiles=None) -> dict[str, Any]:
     """The open-loop steady state at mean decode batch `d` (arrays broadcast): arrival rate,
     step times, throughput and latency percentiles.  `budget`: tokens per step C.
     `residual`: an arrival waits for the running step to end (open loop; a closed-loop
-    request is sent at a step boundary)."""
+    request is sent at a step boundary).  `percentiles`: the latency percentiles computed
+    (default PERCENTILES and `percentile`; () for none: a bisection's predicate that reads
+    only the rate and the means skips their step-time calls)."""
     res_f = 1.0 if residual else 0.0
     d = np.maximum(np.asarray(d, dtype=float), 1e-6)
     C = np.asarray(budget, dtype=float)
@@ -140,9 +141,6 @@ def at_batch(rep, mix: Mix, d, budget, percentile: float = 99.0, residual: bool 
         chunk = np.minimum(room, np.maximum(p, ubar))
         return np.maximum(p / room, 1.0) * rep.seconds(d, ctx, chunk, p / 2.0)
 
-    # decode-batch fluctuation: dt/dd by a finite difference
-    dd = np.maximum(1.0, 0.05 * d)
-    slope = (rep.seconds(d + dd, ctx) - s0) / dd
     out: dict[str, Any] = {
         "batch": d, "rate": lam, "step_seconds": t, "decode_step_seconds": s0,
         "mixed_step_seconds": s1, "prefill_fraction": pi, "prefill_utilisation": rho,
@@ -154,11 +152,18 @@ def at_batch(rep, mix: Mix, d, budget, percentile: float = 99.0, residual: bool 
         "ttft_mean": res_f * t / 2.0 + wait + own(P),
         "tpot_mean": t, "itl_mean": t,
     }
+    qs = (sorted(set(PERCENTILES) | {float(percentile)}) if percentiles is None
+          else sorted({float(q) for q in percentiles}))
+    if not qs:
+        return out
+    # decode-batch fluctuation: dt/dd by a finite difference
+    dd = np.maximum(1.0, 0.05 * d)
+    slope = (rep.seconds(d + dd, ctx) - s0) / dd
     n = o1
     var_p = (s1 - s0) ** 2 * pi * (1.0 - pi) / n
     var_d = slope * slope * (2.0 / 3.0) * d
     sd_tpot = np.sqrt(var_p + var_d)
-    for q in sorted(set(PERCENTILES) | {float(percentile)}):
+    for q in qs:
         f = q / 100.0
         key = _pkey(q)
         wq = np.where(f <= 1.0 - rho, 0.0,
@@ -198,8 +203,8 @@ def open_loop(rep, mix: Mix, rate, budget, limit, percentile: float = 99.0) -> d
     rate = np.asarray(rate, dtype=float)
     hi = np.maximum(np.minimum(np.asarray(limit, float), budget_batch(mix, budget) * 0.999),
                     1e-6)
-    d = bisect_batch(lambda x: at_batch(rep, mix, x, budget, percentile)["rate"] <= rate,
-                     np.full(np.shape(hi), 1e-6), hi)
+    d = bisect_batch(lambda x: at_batch(rep, mix, x, budget, percentile, percentiles=())[
+        "rate"] <= rate, np.full(np.shape(hi), 1e-6), hi)
     res = at_batch(rep, mix, d, budget, percentile)
     res["stable"] = res["stable"] & (res["rate"] >= rate * (1 - 1e-6))
     res["rate"] = np.where(res["stable"], rate, res["rate"])
@@ -215,7 +220,7 @@ def closed_loop(rep, mix: Mix, clients, budget, limit, percentile: float = 99.0
     running = np.minimum(n, lim)
 
     def in_flight(x):
-        r = at_batch(rep, mix, x, budget, percentile, residual=False)
+        r = at_batch(rep, mix, x, budget, percentile, residual=False, percentiles=())
         return x + r["rate"] * r["ttft_mean"]
 
     hi = np.maximum(np.minimum(running, budget_batch(mix, budget) * 0.999), 1e-6)
@@ -229,7 +234,3 @@ def closed_loop(rep, mix: Mix, clients, budget, limit, percentile: float = 99.0
     res["clients"] = n
     res["stable"] = np.ones(np.shape(d), dtype=bool)
     return res
-
-
-def finite(x) -> bool:
-    return x is not None and math.isfinite(float(x))

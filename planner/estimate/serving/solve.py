@@ -10,7 +10,6 @@ evenly over the replicas (a round-robin or least-load router).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,9 +91,6 @@ def build(spec, devices, engine_name: str, precisions, tps, pps, kv_cache: str, 
                     rows.append((dev, prec, fmt, kv, tp, pp))
     if not rows:
         return _empty(rejected)
-    fmts = {(r[2], r[3]) for r in rows}
-    for f, kv in fmts:
-        E.serving_workload(spec, f, kv)
     mem = np.array([d.memory_bytes for d, *_ in rows], dtype=float)
     tp_a = np.array([r[4] for r in rows], dtype=float)
     pp_a = np.array([r[5] for r in rows], dtype=float)
@@ -140,7 +136,7 @@ def capacity(c: Candidates, mix: L.Mix, ttft: float, tpot: float, percentile: fl
     z = L._z(percentile / 100.0)
 
     def check(d):
-        r = L.at_batch(c.rep, mix, d, c.budget, percentile)
+        r = L.at_batch(c.rep, mix, d, c.budget, percentile, percentiles=(percentile,))
         occupancy = d + z * np.sqrt(d)         # Poisson fluctuation of the batch (M/G/inf)
         return r, {"ttft": r[f"ttft_{key}"] <= ttft, "tpot": r[f"tpot_{key}"] <= tpot,
                    "memory": occupancy <= c.limit, "compute": r["stable"]}
@@ -222,10 +218,6 @@ def infeasible_message(c: Candidates, cap: dict, ttft: float, tpot: float, perce
 
 def _ms(s: float) -> str:
     return f"{s * 1e3:.3g}ms" if s < 1 else f"{s:.3g}s"
-
-
-def finite(x) -> bool:
-    return x is not None and math.isfinite(x)
 
 
 def take(c: Candidates, j: int) -> Candidates:

@@ -60,15 +60,8 @@ def stack_replicas(items: Sequence[Replica]) -> Replica:
 
 def take(rep: Replica, index) -> Replica:
     """Rows `index` of a stacked replica (every array field gathered)."""
-    import dataclasses
-
-    def pick(obj):
-        vals = {}
-        for f in dataclasses.fields(obj):
-            v = getattr(obj, f.name)
-            vals[f.name] = v[index] if isinstance(v, np.ndarray) and v.ndim else v
-        return dataclasses.replace(obj, **vals)
-    return Replica(w=pick(rep.w), hw=pick(rep.hw), be=pick(rep.be),
+    return Replica(w=decode.take_rows(rep.w, index), hw=decode.take_rows(rep.hw, index),
+                   be=decode.take_rows(rep.be, index),
                    tp=np.asarray(rep.tp)[index], pp=np.asarray(rep.pp)[index],
                    p2p_s=np.asarray(rep.p2p_s)[index] if np.ndim(rep.p2p_s) else rep.p2p_s)
 
