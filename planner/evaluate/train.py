@@ -177,7 +177,8 @@ def _combo(inputs: dict, models: dict, files: tuple) -> Combo:
 def _layout_pin_error(spec, tp, pp, node_size) -> str | None:
     """A pinned layout must divide the model: heads (and KV heads, or be a multiple of them)
     by TP (Shoeybi et al. 2019 sec. 3), at most one layer per stage (Narayanan et al. 2021)."""
-    layers = spec.n_layers + (spec.n_encoder_layers if spec.arch == "encoder-decoder" else 0)
+    from planner.estimate.memory import n_blocks
+    layers = n_blocks(spec)
     if tp is not None:
         kv = spec.kv_heads
         if spec.n_heads % tp or (kv % tp and tp % kv):
