@@ -181,6 +181,34 @@ def test_pasted_config_infer_equals_the_cli(server, cli, tmp_path, monkeypatch):
                    {"device": "rtx-4090", "quant": "Q4_K_M"})
 
 
+INFER_KINDS = [
+    # --quant all: one record per weight format, each with the KV cache type asked for
+    {"model": "llama-2-7b", "device": "rtx-4090", "quant": "all", "kv_cache": "q8_0"},
+    # no device: what the model needs, per weight format
+    {"model": "llama-2-7b"},
+    {"model": "llama-2-7b", "quant": "Q8_0", "kv_cache": "q8_0"},
+]
+
+
+@pytest.mark.parametrize("query", INFER_KINDS, ids=["quant-all-kv-q8_0", "no-device",
+                                                    "no-device-q8_0"])
+def test_infer_page_answers_every_kind_as_the_command(server, cli, query):
+    """`planner infer` answers three ways (one record; --quant all: one per weight format;
+    no device: what the model needs): the page's record is the command's --json, its text
+    what the command prints."""
+    status, data = form(server, "infer", **query)
+    assert status == 200 and data["ok"], data
+    words = shlex.split(data["cli"])[1:]
+    res = cli(*words, "--json")
+    assert res.code == 0, res.err
+    assert data["record"] == res.json()
+    assert data["text"] == cli(*words).out.rstrip("\n")
+    records = data["record"] if isinstance(data["record"], list) else [data["record"]]
+    assert {r["kv_cache_type"] for r in records} == {query.get("kv_cache", "f16")}
+    for chart in data.get("charts", []):
+        assert call(server, chart["url"])[0] == 200, chart["name"]
+
+
 def test_bad_inputs_are_the_cli_errors_beside_their_fields(server, cli):
     status, data = form(server, "train", model="gpt3-175b", tokens="300X",
                         hardware="a100-8gb", gpus="-3", mfu="1.5")

@@ -198,24 +198,15 @@ def _train_text(record: dict, plan) -> str:
 
 
 def _infer_answer(plan):
-    """As `planner infer`: one record, or one per weight format for ``--quant all``."""
-    from planner.cli.infer import record
-    from planner.evaluate.infer import evaluate_one
-    if plan.quant == "all":
-        from planner.estimate.quant import GGUF_TYPES, SIMPLE_TYPES
-        rows = evaluate_one(dataclasses.replace(plan, quant=None),
-                            quants=tuple(SIMPLE_TYPES) + GGUF_TYPES)
-        return [record(r) for r in rows]
-    return record(evaluate_one(plan)[0], plan)
+    """As `planner infer --json`: one record, the no-device record, or one per weight format
+    for ``--quant all``."""
+    from planner.cli.infer import result
+    return result(plan)
 
 
 def _infer_text(rec, plan) -> str:
-    from planner.cli.infer import render, render_all
-    if isinstance(rec, list):
-        c = rec[0]
-        return render_all(rec, f"{c['model']} on {c['device']}, context {c['context']:,}, "
-                               f"batch {c['batch']}, KV {c['kv_cache_type']}")
-    return render(rec)
+    from planner.cli.infer import human
+    return human(rec, plan)
 
 
 def _optimal_answer(plan) -> dict:
@@ -338,9 +329,12 @@ def _builtin() -> None:
         main=("model", "device", "quant", "context", "batch", "memory", "bandwidth"),
         headline=summaries.infer_headline, bars=summaries.infer_bars,
         batch=Batch(partial(batch.rows, infer_eval.evaluate, INFER), infer_cli.record,
-                    accepts=lambda plan: plan.quant != "all"),
+                    accepts=lambda plan: infer_cli.answer_kind(plan) == "one"),
+        # with no device the memory chart has no device to group by (render.plots): not offered
         charts={"memory_vs_context": Chart("Memory against context",
-                                           charts.infer_memory_vs_context),
+                                           charts.infer_memory_vs_context,
+                                           when=lambda r: isinstance(r, list)
+                                           or r["device"] is not None),
                 "tokens_per_quant": Chart("Decode speed per quantisation",
                                           charts.infer_tokens_per_quant)}))
     register(Form(

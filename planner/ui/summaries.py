@@ -103,6 +103,8 @@ def infer_headline(r) -> list[dict]:
         return [_item("formats that fit", f"{len(fit)} of {len(r)}",
                       ", ".join(fit[:6]) + (" ..." if len(fit) > 6 else "")),
                 _item("device", r[0]["device"], _both(r[0]["usable_memory_bytes"]) + " usable")]
+    if r["device"] is None:
+        return _needs_headline(r)
     verdict = "FITS" if r["fits"] else "DOES NOT FIT"
     head = (f"headroom {_both(r['headroom_bytes'])}" if r["fits"] else
             f"short by {_both(-r['headroom_bytes'])}")
@@ -121,6 +123,24 @@ def infer_headline(r) -> list[dict]:
         _item("smallest format that fits", r["smallest_quant_that_fits"] or "none",
               f"best: {r['best_quant_that_fits']}" if r["best_quant_that_fits"] else ""),
     ]
+
+
+def _needs_headline(r: dict) -> list[dict]:
+    """No device (`planner infer MODEL`): what the model needs at the chosen format."""
+    def tier(gb):
+        return f"{gb:,} GB" if gb else "more than 256 GB"
+    items = [
+        _item(f"memory at {r['quant']}", format_bytes(r["total_bytes"]),
+              f"{format_bytes(r['total_bytes'], binary=True)}: weights, KV cache, overheads"),
+        _item("smallest laptop/desktop", tier(r["smallest_memory_tier_gb"]), "system RAM"),
+        _item("smallest discrete GPU", tier(r["smallest_gpu_tier_gb"]), "VRAM"),
+        _item("devices in the tables that run it", f"{r['devices_that_run']:,}",
+              f"smallest: {r['smallest_device']}" if r["smallest_device"] else "")]
+    if r["devices_fastest"]:
+        d = r["devices_fastest"][0]
+        items.append(_item("fastest", d["device"],
+                           f"{_rate(d['decode_tokens_per_s'])} decode tokens/s"))
+    return items
 
 
 def infer_bars(r) -> dict | None:
