@@ -295,6 +295,31 @@ def test_whatif_runs_a_pasted_scenario_like_planner_run(server, cli):
     assert js == cli("run", path, "--json").json()
 
 
+INFER_AND_SERVE = """title = "infer and serve"
+[model]
+name = "llama-2-7b"
+[infer]
+device = "rtx-4090"
+quant = ["Q4_0", "Q8_0"]
+[serve]
+hardware = "h100-sxm"
+rate = "5/s"
+"""
+
+
+def test_whatif_csv_of_infer_and_serve_sections_is_planner_runs(server, cli, tmp_path):
+    """Two sections, one of them [serve]: one CSV with the union of their columns, as
+    `planner run --format csv` writes it."""
+    path = tmp_path / "scenario.toml"
+    path.write_text(INFER_AND_SERVE)
+    status, _, body = post(server, "/api/whatif/download.csv", INFER_AND_SERVE)
+    res = cli("run", path, "--format", "csv")
+    assert res.code == 0, res.err
+    assert status == 200 and body.decode() == res.out
+    assert [line.split(",")[1] for line in res.out.splitlines()[1:]] == \
+        ['"infer"', '"infer"', '"serve"']
+
+
 MONTE_CARLO = """title = "uncertain"
 [model]
 name = "llama-2-13b"
