@@ -10,8 +10,7 @@ import click
 from planner.errors import PlannerError
 from planner.plan.infer import INFER, InferPlan
 from planner.render.output import emit, output_options, text_table
-from planner.units import format_bytes, format_duration, parse_bandwidth, parse_bytes, \
-    parse_count
+from planner.units import format_bytes, format_duration, parse_count
 
 
 # --- options shared with `planner finetune` ---------------------------------------------------
@@ -41,33 +40,6 @@ def device_options(func):
     for opt in opts:
         func = opt(func)
     return func
-
-
-def resolve_device(device_name, memory, bandwidth, tflops, discrete, hardware_files):
-    """A named profile (with --memory/--bandwidth overrides) or an ad-hoc device."""
-    from planner.hardware.profiles import Device, get_device
-    if device_name:
-        dev = get_device(device_name, tuple(hardware_files))
-        changes = {}
-        if memory:
-            changes["memory_bytes"] = parse_bytes(memory, "--memory")
-        if bandwidth:
-            changes["bandwidth_bytes_per_s"] = parse_bandwidth(bandwidth, "--bandwidth")
-        if tflops:
-            changes["peak_flops"] = {**dev.peak_flops, "fp16": tflops * 1e12}
-        return dataclasses.replace(dev, **changes) if changes else dev
-    if not memory or not bandwidth:
-        raise PlannerError("give --device NAME (see `planner hardware`), or an ad-hoc device "
-                           "with --memory (e.g. 16GB) and --bandwidth (e.g. 100GB/s)")
-    mem = parse_bytes(memory, "--memory")
-    bw = parse_bandwidth(bandwidth, "--bandwidth")
-    if mem <= 0 or bw <= 0:
-        raise PlannerError("--memory and --bandwidth must be > 0")
-    if tflops is not None and tflops <= 0:
-        raise PlannerError(f"--tflops must be > 0, got {tflops!r}")
-    peaks = {"fp16": tflops * 1e12} if tflops else {}
-    return Device(name="ad-hoc", memory_bytes=mem, bandwidth_bytes_per_s=bw, peak_flops=peaks,
-                  unified_memory=not discrete, category="ad-hoc")
 
 
 def parse_tokens(text, what: str) -> int:
