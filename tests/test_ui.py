@@ -106,6 +106,8 @@ def test_answer_is_the_cli_json_and_its_command_line_prints_it(server, cli, name
     assert headers["Content-Disposition"] == f'attachment; filename="planner-{name}.json"'
     csv = cli(*words[1:], "--format", "csv")
     assert call(server, f"/api/form/{name}/download.csv?{q}")[2].decode() == csv.out
+    # the page's text is what the command prints
+    assert data["text"] == cli(*words[1:]).out.rstrip("\n")
     # the query string the page puts in its URL reproduces the answer
     assert form(server, name, **dict(_pairs(data["query"])))[1]["record"] == data["record"]
 

@@ -8,7 +8,7 @@ input the CLI refuses is refused here with the CLI's words.  A command gets its 
 `register` call naming its plan type and the function that prints its ``--json`` record:
 
     register(Form("optimal", "What size is compute-optimal?", OptimalPlan,
-                  answer=evaluate_one, text=lambda record, plan: optimal_text(record)))
+                  answer=evaluate_one, text=lambda record, plan: render(record)))
 
 (`text(record, plan)`, the command's human output, is optional; so are the headline figures,
 bars, charts and the fields shown before "More options".)  Tabs appear in registration order,
@@ -215,8 +215,8 @@ def _optimal_answer(plan) -> dict:
 
 
 def _optimal_text(record: dict, plan) -> str:
-    from planner.ui.summaries import optimal_text
-    return optimal_text(record)
+    from planner.cli.optimal import render
+    return render(record)
 
 
 # `planner parallel`, `fits` and `serve` print part of what they compute with --json (the
