@@ -219,8 +219,8 @@ def _optimal_text(record: dict, plan) -> str:
     return render(record)
 
 
-# `planner parallel`, `fits` and `serve` print part of what they compute with --json (the
-# plans, the rows) and all of it as a table: the page takes both from one call per plan.
+# `planner parallel` and `fits` print part of what they compute with --json (the plans, the
+# rows) and all of it as a table: the page takes both from one call per plan.
 
 @per_plan
 def _parallel(plan) -> dict:
@@ -254,20 +254,15 @@ def _fits_text(record, plan) -> str:
     return render(_fits(plan), plan)
 
 
-@per_plan
-def _serve(plan) -> dict:
-    from planner.evaluate.serve import evaluate_one
-    return evaluate_one(plan)
-
-
 def _serve_answer(plan) -> dict:
     """As `planner serve --json` (the row without its empty error column)."""
-    return {k: v for k, v in _serve(plan).items() if k != "error"}
+    from planner.evaluate.serve import evaluate_one
+    return {k: v for k, v in evaluate_one(plan).items() if k != "error"}
 
 
 def _serve_text(record, plan) -> str:
     from planner.cli.serve import render
-    return render(_serve_answer(plan))
+    return render(record)
 
 
 def _builtin() -> None:
