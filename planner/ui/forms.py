@@ -20,7 +20,6 @@ lists in `hide`) are never fields: the page reads no path.
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
