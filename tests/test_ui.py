@@ -106,6 +106,8 @@ def test_answer_is_the_cli_json_and_its_command_line_prints_it(server, cli, name
     assert headers["Content-Disposition"] == f'attachment; filename="planner-{name}.json"'
     csv = cli(*words[1:], "--format", "csv")
     assert call(server, f"/api/form/{name}/download.csv?{q}")[2].decode() == csv.out
+    # the page's text is what the command prints
+    assert data["text"] == cli(*words[1:]).out.rstrip("\n")
     # the query string the page puts in its URL reproduces the answer
     assert form(server, name, **dict(_pairs(data["query"])))[1]["record"] == data["record"]
 
@@ -179,6 +181,34 @@ def test_pasted_config_is_read_as_planner_reads_config_json(server, cli, tmp_pat
 def test_pasted_config_infer_equals_the_cli(server, cli, tmp_path, monkeypatch):
     _pasted_vs_cli(server, cli, tmp_path, monkeypatch, "infer",
                    {"device": "rtx-4090", "quant": "Q4_K_M"})
+
+
+INFER_KINDS = [
+    # --quant all: one record per weight format, each with the KV cache type asked for
+    {"model": "llama-2-7b", "device": "rtx-4090", "quant": "all", "kv_cache": "q8_0"},
+    # no device: what the model needs, per weight format
+    {"model": "llama-2-7b"},
+    {"model": "llama-2-7b", "quant": "Q8_0", "kv_cache": "q8_0"},
+]
+
+
+@pytest.mark.parametrize("query", INFER_KINDS, ids=["quant-all-kv-q8_0", "no-device",
+                                                    "no-device-q8_0"])
+def test_infer_page_answers_every_kind_as_the_command(server, cli, query):
+    """`planner infer` answers three ways (one record; --quant all: one per weight format;
+    no device: what the model needs): the page's record is the command's --json, its text
+    what the command prints."""
+    status, data = form(server, "infer", **query)
+    assert status == 200 and data["ok"], data
+    words = shlex.split(data["cli"])[1:]
+    res = cli(*words, "--json")
+    assert res.code == 0, res.err
+    assert data["record"] == res.json()
+    assert data["text"] == cli(*words).out.rstrip("\n")
+    records = data["record"] if isinstance(data["record"], list) else [data["record"]]
+    assert {r["kv_cache_type"] for r in records} == {query.get("kv_cache", "f16")}
+    for chart in data.get("charts", []):
+        assert call(server, chart["url"])[0] == 200, chart["name"]
 
 
 def test_bad_inputs_are_the_cli_errors_beside_their_fields(server, cli):
@@ -265,6 +295,31 @@ def test_whatif_runs_a_pasted_scenario_like_planner_run(server, cli):
     assert csv == cli("run", path, "--format", "csv").out
     js = json.loads(post(server, "/api/whatif/download.json", path.read_text())[2])
     assert js == cli("run", path, "--json").json()
+
+
+INFER_AND_SERVE = """title = "infer and serve"
+[model]
+name = "llama-2-7b"
+[infer]
+device = "rtx-4090"
+quant = ["Q4_0", "Q8_0"]
+[serve]
+hardware = "h100-sxm"
+rate = "5/s"
+"""
+
+
+def test_whatif_csv_of_infer_and_serve_sections_is_planner_runs(server, cli, tmp_path):
+    """Two sections, one of them [serve]: one CSV with the union of their columns, as
+    `planner run --format csv` writes it."""
+    path = tmp_path / "scenario.toml"
+    path.write_text(INFER_AND_SERVE)
+    status, _, body = post(server, "/api/whatif/download.csv", INFER_AND_SERVE)
+    res = cli("run", path, "--format", "csv")
+    assert res.code == 0, res.err
+    assert status == 200 and body.decode() == res.out
+    assert [line.split(",")[1] for line in res.out.splitlines()[1:]] == \
+        ['"infer"', '"infer"', '"serve"']
 
 
 MONTE_CARLO = """title = "uncertain"

@@ -6,7 +6,7 @@ import click
 from planner.errors import PlannerError
 from planner.render.output import emit, output_options
 from planner.units import format_count
-from planner.cli.infer import both, device_options, parse_tokens, resolve_device
+from planner.cli.infer import both, device_options, parse_tokens
 
 
 def render(r: dict) -> str:
@@ -81,6 +81,7 @@ def finetune(model, device_name, memory, bandwidth, tflops, discrete, reserve, h
     planner finetune llama-2-7b --device a100-80gb --method full --batch 4
     """
     from planner.estimate.finetune import plan_finetune
+    from planner.evaluate.infer import resolve_device
     from planner.model.resolve import resolve_model
 
     spec = resolve_model(model)
@@ -93,7 +94,7 @@ def finetune(model, device_name, memory, bandwidth, tflops, discrete, reserve, h
     from planner.plan.infer import INFER
     dev = INFER.from_cli({"memory": memory, "bandwidth": bandwidth, "tflops": tflops})
     device = resolve_device(device_name, dev.get("memory"), dev.get("bandwidth"),
-                            dev.get("tflops"), discrete, hardware_files)
+                            dev.get("tflops"), discrete, tuple(hardware_files))
     r = parse_tokens(rank, "--rank")
     t = [x.strip() for x in targets.split(",") if x.strip()] if targets is not None else None
     if t is not None and not t:

@@ -10,8 +10,7 @@ import click
 from planner.errors import PlannerError
 from planner.plan.infer import INFER, InferPlan
 from planner.render.output import emit, output_options, text_table
-from planner.units import format_bytes, format_duration, parse_bandwidth, parse_bytes, \
-    parse_count
+from planner.units import format_bytes, format_duration, parse_count
 
 
 # --- options shared with `planner finetune` ---------------------------------------------------
@@ -41,33 +40,6 @@ def device_options(func):
     for opt in opts:
         func = opt(func)
     return func
-
-
-def resolve_device(device_name, memory, bandwidth, tflops, discrete, hardware_files):
-    """A named profile (with --memory/--bandwidth overrides) or an ad-hoc device."""
-    from planner.hardware.profiles import Device, get_device
-    if device_name:
-        dev = get_device(device_name, tuple(hardware_files))
-        changes = {}
-        if memory:
-            changes["memory_bytes"] = parse_bytes(memory, "--memory")
-        if bandwidth:
-            changes["bandwidth_bytes_per_s"] = parse_bandwidth(bandwidth, "--bandwidth")
-        if tflops:
-            changes["peak_flops"] = {**dev.peak_flops, "fp16": tflops * 1e12}
-        return dataclasses.replace(dev, **changes) if changes else dev
-    if not memory or not bandwidth:
-        raise PlannerError("give --device NAME (see `planner hardware`), or an ad-hoc device "
-                           "with --memory (e.g. 16GB) and --bandwidth (e.g. 100GB/s)")
-    mem = parse_bytes(memory, "--memory")
-    bw = parse_bandwidth(bandwidth, "--bandwidth")
-    if mem <= 0 or bw <= 0:
-        raise PlannerError("--memory and --bandwidth must be > 0")
-    if tflops is not None and tflops <= 0:
-        raise PlannerError(f"--tflops must be > 0, got {tflops!r}")
-    peaks = {"fp16": tflops * 1e12} if tflops else {}
-    return Device(name="ad-hoc", memory_bytes=mem, bandwidth_bytes_per_s=bw, peak_flops=peaks,
-                  unified_memory=not discrete, category="ad-hoc")
 
 
 def parse_tokens(text, what: str) -> int:
@@ -337,13 +309,30 @@ def infer(fmt, as_json, **values) -> None:
     planner infer mixtral-8x7b --device rtx-3090 --ram 64GB --cpu-moe
     planner infer mistral-7b --memory 16GB --bandwidth 100GB/s --context 8192
     """
+    plan = InferPlan.from_cli(values)
+    res = result(plan)
+    emit(res, fmt, as_json, lambda: human(res, plan))
+
+
+def answer_kind(plan: InferPlan) -> str:
+    """Which answer `planner infer` gives for `plan`: "needs" (no device: what the model
+    needs, per weight format), "all" (``--quant all``: one record per weight format on the
+    device) or "one" (one record)."""
+    if plan.device is None and plan.memory is None and plan.bandwidth is None:
+        return "needs"
+    return "all" if plan.quant == "all" else "one"
+
+
+def result(plan: InferPlan):
+    """What `planner infer --json` prints for `plan`: one record, the no-device record with
+    its "by_quant" table, or (``--quant all``) a list of records, one per weight format."""
     from planner.estimate.quant import GGUF_TYPES, SIMPLE_TYPES
     from planner.estimate.runnable import LLAMA_CPP_QUANTS
     from planner.evaluate.infer import evaluate_one
 
-    plan = InferPlan.from_cli(values)
+    kind = answer_kind(plan)
     every = tuple(SIMPLE_TYPES) + GGUF_TYPES
-    if plan.device is None and plan.memory is None and plan.bandwidth is None:
+    if kind == "needs":
         chosen = INFER["quant"].default if plan.quant in (None, "all") else plan.quant
         quants = every if plan.quant == "all" else tuple(dict.fromkeys(
             (*LLAMA_CPP_QUANTS, chosen)))
@@ -351,20 +340,26 @@ def infer(fmt, as_json, **values) -> None:
                                                       quants=quants, top_devices=5)]
         rec = dict(next(r for r in rows if r["quant"] == chosen))
         rec["by_quant"] = [{k: r[k] for k in NEEDS} for r in rows]
-        emit(rec, fmt, as_json, lambda: render_needs(rec))
-        return
-    if plan.quant == "all":
-        rows = [record(r, plan) for r in evaluate_one(
-            dataclasses.replace(plan, quant=None), quants=every)]
-        c = rows[0]
+        return rec
+    if kind == "all":
+        return [record(r, plan) for r in evaluate_one(dataclasses.replace(plan, quant=None),
+                                                      quants=every)]
+    return record(evaluate_one(plan)[0], plan)
+
+
+def human(res, plan: InferPlan) -> str:
+    """What `planner infer` prints (the table format) for `res = result(plan)`."""
+    kind = answer_kind(plan)
+    if kind == "needs":
+        return render_needs(res)
+    if kind == "all":
+        c = res[0]
         title = (f"{c['model']} on {c['device']} "
                  f"({both(c['device_memory_bytes'])}, {c['bandwidth_bytes_per_s'] / 1e9:,.0f} "
                  f"GB/s), context {c['context']:,}, batch {c['batch']}, KV {c['kv_cache_type']}; "
                  f"KV cache {both(c['kv_cache_bytes'])}")
-        emit(rows, fmt, as_json, lambda: render_all(rows, title))
-        return
-    rec = record(evaluate_one(plan)[0], plan)
-    emit(rec, fmt, as_json, lambda: render(rec))
+        return render_all(res, title)
+    return render(res)
 
 
 # The device-free figures of each quantisation in the no-device view.
@@ -376,23 +371,21 @@ INTEGERS = ("context", "batch", "prompt", "max_context", "max_batch", "smallest_
             "gpu_layers", "ram_layers")
 
 
-def record(row: dict, plan=None) -> dict:
+def record(row: dict, plan: InferPlan) -> dict:
     """The `--json` record of one inference row: the evaluator's columns (base units) plus the
     names earlier versions used (kv_cache_type, prompt_tokens, gpus_needed, ...)."""
     from planner.estimate.quant import kv_bytes_per_element
     rec = dict(row)
     for k in INTEGERS:
         rec[k] = None if row[k] is None else int(row[k])
-    kv = (plan.kv_cache if plan is not None and plan.kv_cache else
-          INFER["kv_cache"].default)
+    kv = plan.kv_cache or INFER["kv_cache"].default
     rec["kv_cache_type"] = kv
     rec["kv_bytes_per_element"] = kv_bytes_per_element(kv)
     rec["prompt_tokens"] = rec["prompt"]
-    rec["flash_attention"] = True if plan is None or plan.flash_attn is None else plan.flash_attn
-    rec["gguf_recipes"] = (plan.recipes if plan is not None and plan.recipes else
-                           INFER["recipes"].default)
+    rec["flash_attention"] = True if plan.flash_attn is None else plan.flash_attn
+    rec["gguf_recipes"] = plan.recipes or INFER["recipes"].default
     rec["ram_type"] = None
-    if row.get("offload") and plan is not None and plan.ram_bandwidth is None:
+    if row.get("offload") and plan.ram_bandwidth is None:
         rec["ram_type"] = plan.ram_type or INFER["ram_type"].default
     gpus = {q: row[f"gpus_needed_{q}"] for q in ("fp16", "int8", "int4")}
     gpus.setdefault(row["quant"], row["gpus_needed_quant"])

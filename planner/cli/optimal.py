@@ -28,16 +28,17 @@ def optimal(fmt, as_json, **values) -> None:
     from planner.evaluate.optimal import evaluate_one
 
     rec = evaluate_one(OptimalPlan.from_cli(values))
+    emit(rec, fmt, as_json, lambda: render(rec))
+
+
+def render(rec: dict) -> str:
+    """What `planner optimal` prints for its ``--json`` record."""
     rows, method, c, how = rec["methods"], rec["method"], rec["flops"], rec["budget_from"]
-
-    def human() -> str:
-        table = [{"method": LABELS[k] + (" *" if k == method else ""),
-                  "params": format_count(v["params"]), "tokens": format_count(v["tokens"]),
-                  "tokens/param": f"{v['tokens_per_param']:.1f}",
-                  "loss": f"{v['loss']:.3f}"} for k, v in rows.items()]
-        return (f"budget  {format_flops(c)}  ({how})\n\n" + text_table(table) + "\n\n"
-                f"* chosen (--method {method}): {rec['source']}\n"
-                "Loss L(N, D) = E + A/N^α + B/D^β in nats/token on MassiveText, with the "
-                "Approach 3 constants (Besiroglu's for its row); C = 6ND throughout.")
-
-    emit(rec, fmt, as_json, human)
+    table = [{"method": LABELS[k] + (" *" if k == method else ""),
+              "params": format_count(v["params"]), "tokens": format_count(v["tokens"]),
+              "tokens/param": f"{v['tokens_per_param']:.1f}",
+              "loss": f"{v['loss']:.3f}"} for k, v in rows.items()]
+    return (f"budget  {format_flops(c)}  ({how})\n\n" + text_table(table) + "\n\n"
+            f"* chosen (--method {method}): {rec['source']}\n"
+            "Loss L(N, D) = E + A/N^α + B/D^β in nats/token on MassiveText, with the "
+            "Approach 3 constants (Besiroglu's for its row); C = 6ND throughout.")

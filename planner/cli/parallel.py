@@ -115,7 +115,4 @@ def parallel(fmt, as_json, **values) -> None:
       planner parallel llama-2-70b -H h100-sxm --gpus 512 --global-batch-tokens 4M --tp 8
     """
     record = result(ParallelPlan.from_cli(values))
-    if fmt == "table" and not as_json:
-        emit(record, fmt, as_json, lambda: render(record))
-    else:
-        emit(record["plans"], fmt, as_json)
+    emit(record["plans"], fmt, as_json, lambda: render(record))

@@ -8,7 +8,7 @@ input the CLI refuses is refused here with the CLI's words.  A command gets its 
 `register` call naming its plan type and the function that prints its ``--json`` record:
 
     register(Form("optimal", "What size is compute-optimal?", OptimalPlan,
-                  answer=evaluate_one, text=lambda record, plan: optimal_text(record)))
+                  answer=evaluate_one, text=lambda record, plan: render(record)))
 
 (`text(record, plan)`, the command's human output, is optional; so are the headline figures,
 bars, charts and the fields shown before "More options".)  Tabs appear in registration order,
@@ -20,7 +20,6 @@ lists in `hide`) are never fields: the page reads no path.
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -198,24 +197,15 @@ def _train_text(record: dict, plan) -> str:
 
 
 def _infer_answer(plan):
-    """As `planner infer`: one record, or one per weight format for ``--quant all``."""
-    from planner.cli.infer import record
-    from planner.evaluate.infer import evaluate_one
-    if plan.quant == "all":
-        from planner.estimate.quant import GGUF_TYPES, SIMPLE_TYPES
-        rows = evaluate_one(dataclasses.replace(plan, quant=None),
-                            quants=tuple(SIMPLE_TYPES) + GGUF_TYPES)
-        return [record(r) for r in rows]
-    return record(evaluate_one(plan)[0], plan)
+    """As `planner infer --json`: one record, the no-device record, or one per weight format
+    for ``--quant all``."""
+    from planner.cli.infer import result
+    return result(plan)
 
 
 def _infer_text(rec, plan) -> str:
-    from planner.cli.infer import render, render_all
-    if isinstance(rec, list):
-        c = rec[0]
-        return render_all(rec, f"{c['model']} on {c['device']}, context {c['context']:,}, "
-                               f"batch {c['batch']}, KV {c['kv_cache_type']}")
-    return render(rec)
+    from planner.cli.infer import human
+    return human(rec, plan)
 
 
 def _optimal_answer(plan) -> dict:
@@ -224,12 +214,12 @@ def _optimal_answer(plan) -> dict:
 
 
 def _optimal_text(record: dict, plan) -> str:
-    from planner.ui.summaries import optimal_text
-    return optimal_text(record)
+    from planner.cli.optimal import render
+    return render(record)
 
 
-# `planner parallel`, `fits` and `serve` print part of what they compute with --json (the
-# plans, the rows) and all of it as a table: the page takes both from one call per plan.
+# `planner parallel` and `fits` print part of what they compute with --json (the plans, the
+# rows) and all of it as a table: the page takes both from one call per plan.
 
 @per_plan
 def _parallel(plan) -> dict:
@@ -263,20 +253,15 @@ def _fits_text(record, plan) -> str:
     return render(_fits(plan), plan)
 
 
-@per_plan
-def _serve(plan) -> dict:
-    from planner.evaluate.serve import evaluate_one
-    return evaluate_one(plan)
-
-
 def _serve_answer(plan) -> dict:
     """As `planner serve --json` (the row without its empty error column)."""
-    return {k: v for k, v in _serve(plan).items() if k != "error"}
+    from planner.evaluate.serve import evaluate_one
+    return {k: v for k, v in evaluate_one(plan).items() if k != "error"}
 
 
 def _serve_text(record, plan) -> str:
     from planner.cli.serve import render
-    return render(_serve_answer(plan))
+    return render(record)
 
 
 def _builtin() -> None:
@@ -338,9 +323,12 @@ def _builtin() -> None:
         main=("model", "device", "quant", "context", "batch", "memory", "bandwidth"),
         headline=summaries.infer_headline, bars=summaries.infer_bars,
         batch=Batch(partial(batch.rows, infer_eval.evaluate, INFER), infer_cli.record,
-                    accepts=lambda plan: plan.quant != "all"),
+                    accepts=lambda plan: infer_cli.answer_kind(plan) == "one"),
+        # with no device the memory chart has no device to group by (render.plots): not offered
         charts={"memory_vs_context": Chart("Memory against context",
-                                           charts.infer_memory_vs_context),
+                                           charts.infer_memory_vs_context,
+                                           when=lambda r: isinstance(r, list)
+                                           or r["device"] is not None),
                 "tokens_per_quant": Chart("Decode speed per quantisation",
                                           charts.infer_tokens_per_quant)}))
     register(Form(

@@ -4,27 +4,13 @@ formats them (`planner.units`).  Each headline item is ``{"label", "value", "not
 them to scale).  Nothing here computes a figure: it only chooses and formats."""
 from __future__ import annotations
 
-import math
-
-from planner.render.output import text_table
+from planner.cli.infer import both, rate          # the commands' way with bytes and rates
 from planner.units import (format_bytes, format_count, format_duration, format_flops,
                            format_int, format_usd)
 
 
 def _item(label: str, value: str, note: str = "") -> dict:
     return {"label": label, "value": value, "note": note}
-
-
-def _both(b: float | None) -> str:
-    if b is None:
-        return "n/a"
-    return f"{format_bytes(b)} ({format_bytes(b, binary=True)})"
-
-
-def _rate(x: float | None) -> str:
-    if x is None or not math.isfinite(x):
-        return "n/a"
-    return f"{x:,.0f}" if x >= 100 else f"{x:.3g}"
 
 
 def _bars(title: str, parts: list[tuple[str, float | None]], capacity: float | None = None,
@@ -102,16 +88,18 @@ def infer_headline(r) -> list[dict]:
         fit = [x["quant"] for x in r if x["fits"]]
         return [_item("formats that fit", f"{len(fit)} of {len(r)}",
                       ", ".join(fit[:6]) + (" ..." if len(fit) > 6 else "")),
-                _item("device", r[0]["device"], _both(r[0]["usable_memory_bytes"]) + " usable")]
+                _item("device", r[0]["device"], both(r[0]["usable_memory_bytes"]) + " usable")]
+    if r["device"] is None:
+        return _needs_headline(r)
     verdict = "FITS" if r["fits"] else "DOES NOT FIT"
-    head = (f"headroom {_both(r['headroom_bytes'])}" if r["fits"] else
-            f"short by {_both(-r['headroom_bytes'])}")
+    head = (f"headroom {both(r['headroom_bytes'])}" if r["fits"] else
+            f"short by {both(-r['headroom_bytes'])}")
     return [
         _item("verdict", verdict, head),
         _item("memory", format_bytes(r["total_bytes"]),
               f"{format_bytes(r['total_bytes'], binary=True)} of "
               f"{format_bytes(r['usable_memory_bytes'])} usable"),
-        _item("decode", f"{_rate(r['decode_tokens_per_s'])} tokens/s",
+        _item("decode", f"{rate(r['decode_tokens_per_s'])} tokens/s",
               f"{r['decode_efficiency']:.0%} of {r['bandwidth_bytes_per_s'] / 1e9:,.0f} GB/s"),
         _item("time to first token", format_duration(r["time_to_first_token_s"])
               if r["time_to_first_token_s"] is not None else "n/a",
@@ -121,6 +109,24 @@ def infer_headline(r) -> list[dict]:
         _item("smallest format that fits", r["smallest_quant_that_fits"] or "none",
               f"best: {r['best_quant_that_fits']}" if r["best_quant_that_fits"] else ""),
     ]
+
+
+def _needs_headline(r: dict) -> list[dict]:
+    """No device (`planner infer MODEL`): what the model needs at the chosen format."""
+    def tier(gb):
+        return f"{gb:,} GB" if gb else "more than 256 GB"
+    items = [
+        _item(f"memory at {r['quant']}", format_bytes(r["total_bytes"]),
+              f"{format_bytes(r['total_bytes'], binary=True)}: weights, KV cache, overheads"),
+        _item("smallest laptop/desktop", tier(r["smallest_memory_tier_gb"]), "system RAM"),
+        _item("smallest discrete GPU", tier(r["smallest_gpu_tier_gb"]), "VRAM"),
+        _item("devices in the tables that run it", f"{r['devices_that_run']:,}",
+              f"smallest: {r['smallest_device']}" if r["smallest_device"] else "")]
+    if r["devices_fastest"]:
+        d = r["devices_fastest"][0]
+        items.append(_item("fastest", d["device"],
+                           f"{rate(d['decode_tokens_per_s'])} decode tokens/s"))
+    return items
 
 
 def infer_bars(r) -> dict | None:
@@ -139,15 +145,6 @@ def optimal_headline(r: dict) -> list[dict]:
             _item("tokens", format_count(r["tokens"]),
                   f"{r['tokens_per_param']:.1f} tokens per parameter"),
             _item("predicted loss", f"{r['loss']:.3f}", "nats/token, L = E + A/N^α + B/D^β")]
-
-
-def optimal_text(r: dict) -> str:
-    rows = [{"method": k + (" *" if k == r["method"] else ""),
-             "params": format_count(v["params"]), "tokens": format_count(v["tokens"]),
-             "tokens/param": f"{v['tokens_per_param']:.1f}", "loss": f"{v['loss']:.3f}"}
-            for k, v in r["methods"].items()]
-    return (f"budget  {format_flops(r['flops'])}  ({r['budget_from']})\n\n" + text_table(rows)
-            + f"\n\n* chosen: {r['source']}")
 
 
 # --- parallel -------------------------------------------------------------------------------
@@ -176,7 +173,7 @@ def parallel_headline(plans: list) -> list[dict]:
         _item("step time", format_duration(p["step_seconds"]), band),
         _item("MFU", f"{p['mfu']:.1%}", f"HFU {p['hfu']:.1%}; {p['tflops_per_gpu']:,.0f} "
                                         "TFLOP/s per GPU"),
-        _item("tokens/s", _rate(p["tokens_per_s"]), f"on {format_int(p['gpus'])} GPUs"),
+        _item("tokens/s", rate(p["tokens_per_s"]), f"on {format_int(p['gpus'])} GPUs"),
         _item("memory / GPU", format_bytes(p["memory_per_gpu_bytes"]),
               "weights, gradients, optimizer, activations, buffers"),
     ]
@@ -199,7 +196,7 @@ def fits_headline(rows: list) -> list[dict]:
         _item("biggest", big["model"], f"{format_count(big['params'])} parameters"),
         _item("its quantisation", big["quant"],
               f"{big['bits_per_weight']:.2f} bits/weight; {format_bytes(big['total_bytes'])} "
-              f"at context {big['context']:,}; {_rate(big['decode_tokens_per_s'])} tokens/s"),
+              f"at context {big['context']:,}; {rate(big['decode_tokens_per_s'])} tokens/s"),
         _item("usable memory", format_bytes(big["usable_memory_bytes"]),
               format_bytes(big["usable_memory_bytes"], binary=True)),
     ]
@@ -213,7 +210,7 @@ def serve_headline(r: dict) -> list[dict]:
                                                       else "")
     many = "s" if r["replicas"] != 1 else ""
     solve = r["mode"] == "solve"
-    per = f"{_rate(r['output_tokens_per_s_per_gpu'])} per GPU"
+    per = f"{rate(r['output_tokens_per_s_per_gpu'])} per GPU"
     if r.get("output_tokens_per_s_per_user") is not None:
         per += f", {r['output_tokens_per_s_per_user']:,.1f} per user"
 
@@ -235,7 +232,7 @@ def serve_headline(r: dict) -> list[dict]:
               f"${r['price_usd_per_gpu_hour']:,.2f}/GPU-hour; "
               f"${r['cost_usd_per_mtok_output']:,.3f} per M output tokens"
               if r["cost_usd_per_hour"] is not None else "no price: give --price"),
-        _item("output tokens/s", _rate(r["output_tokens_per_s"]), per),
+        _item("output tokens/s", rate(r["output_tokens_per_s"]), per),
         latency("ttft", "TTFT"), latency("tpot", "TPOT")]
     if solve:
         return items

@@ -47,13 +47,13 @@ def scenarios(text: str):
     return parsed
 
 
-def _run(text: str, limits: Limits, keep: bool, writers=()):
+def _run(parsed, limits: Limits, keep: bool, writers=()):
     from planner.model.resolve import offline_models
     from planner.whatif.runner import Options, run_scenario
     opts = Options(chunk_rows=limits.chunk_rows, max_rows=limits.max_rows, keep=keep,
                    progress=False, writers=list(writers))
     with offline_models():
-        return [o for sc in scenarios(text) for o in run_scenario(sc, opts)]
+        return [o for sc in parsed for o in run_scenario(sc, opts)]
 
 
 def run(text: str, limits: Limits = Limits()) -> dict:
@@ -61,7 +61,7 @@ def run(text: str, limits: Limits = Limits()) -> dict:
     the text `planner run` prints."""
     from planner.cli.run import human
     from planner.whatif.runner import assumptions
-    outcomes = _run(text, limits, keep=False)
+    outcomes = _run(scenarios(text), limits, keep=False)
     sections = []
     for o in outcomes:
         cols = list(o.columns)
@@ -80,18 +80,15 @@ def write_rows(text: str, stream: IO[bytes], fmt: str, limits: Limits = Limits()
     """Every row to `stream` as CSV or JSON, chunk by chunk (as `planner run --format FMT`);
     several sections in one CSV share the union of their columns."""
     from planner.render.rows import RowWriter
-    from planner.whatif.runner import union_chunks
+    from planner.whatif.runner import sections_in, union_chunks
+    parsed = scenarios(text)
     writer = RowWriter(stream, fmt)
-    if fmt == "csv" and _sections(text) > 1:
-        for chunk in union_chunks(_run(text, limits, keep=True), limits.chunk_rows):
+    if fmt == "csv" and sections_in(parsed) > 1:
+        for chunk in union_chunks(_run(parsed, limits, keep=True), limits.chunk_rows):
             writer.write(chunk)
     else:
-        _run(text, limits, keep=False, writers=[writer])
+        _run(parsed, limits, keep=False, writers=[writer])
     writer.close()
-
-
-def _sections(text: str) -> int:
-    return sum(bool(s.train) + bool(s.infer) + bool(s.optimal) for s in scenarios(text))
 
 
 def charts(text: str, limits: Limits = Limits()) -> list[tuple[str, bytes]]:
@@ -100,6 +97,6 @@ def charts(text: str, limits: Limits = Limits()) -> list[tuple[str, bytes]]:
     from planner.ui.charts import LOCK
     from planner.whatif.runner import to_frame
     plots.require()
-    df = to_frame(_run(text, limits, keep=True))
+    df = to_frame(_run(scenarios(text), limits, keep=True))
     with LOCK:
         return [(name, plots.to_png_bytes(fig)) for name, fig in plots.auto_plots(df)]

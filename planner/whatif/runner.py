@@ -450,10 +450,15 @@ def run_path(path: str | Path, opts: Options | None = None) -> list[Outcome]:
     return outcomes
 
 
+def sections_in(scenarios) -> int:
+    """How many evaluated sections (train, infer, serve, optimal) parsed scenarios hold."""
+    return sum(bool(s.train) + bool(s.infer) + bool(s.serve) + bool(s.optimal)
+               for s in scenarios)
+
+
 def section_count(path: str | Path) -> int:
-    """How many evaluated sections (train, infer, optimal) a scenario file holds."""
-    return sum(bool(s.train) + bool(s.infer) + bool(s.optimal) + bool(s.serve)
-               for s in sc_mod.load(path))
+    """How many evaluated sections a scenario file holds."""
+    return sections_in(sc_mod.load(path))
 
 
 def union_chunks(outcomes: list[Outcome], chunk_rows: int):
