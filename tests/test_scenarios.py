@@ -210,3 +210,16 @@ def test_streaming_does_not_drop_check_or_json(cli, tmp_path):
     assert cli("run", f, "--out", out, "--check").code == 1
     import pandas as pd
     assert len(pd.read_csv(out)) == 2
+
+
+def test_a_swept_price_is_numeric_in_train(tmp_path):
+    """`price` is a categorical key of [serve] (it picks devices there) but a number in [train]:
+    a training sweep over prices prices each row (it crashed when the runner took every key
+    categorical in any table as categorical in all)."""
+    from planner.whatif.runner import Options, run_path
+    path = tmp_path / "p.toml"
+    path.write_text('[model]\nname = "gpt2"\n[train]\ntokens = "1B"\nhardware = "a100-80gb"\n'
+                    'gpus = 8\nmfu = 0.4\nprice = [0.0, 2.5]\n')
+    out = run_path(path, Options(keep=True))[0]
+    assert list(out.columns["price_per_hour"]) == [0.0, 2.5]
+    assert out.columns["cost_usd"][0] == 0.0 and out.columns["cost_usd"][1] > 0

@@ -26,8 +26,6 @@ from planner.whatif.sweep import (DEFAULT_CHUNK, Axis, Progress, WorkTimer, chec
 DEFAULT_SAMPLES = 10_000
 MC_METRICS = ("days", "cost_usd", "gpu_hours", "energy_kwh", "gpus", "decode_tokens_per_s",
               "ttft_seconds_p99", "tpot_seconds_p99")
-CATEGORICAL_KEYS = set(sc_mod.TRAIN.categorical) | set(sc_mod.INFER.categorical) | \
-    set(sc_mod.SERVE.categorical)
 
 
 DEFAULT_MAX_ROWS = 20_000_000   # about a minute of evaluation and writing; --max-rows raises it
@@ -124,13 +122,16 @@ def _inputs(section: dict, model_col: Any, sc: Scenario) -> tuple[list[Axis], di
 
 
 def _columns(axes: list[Axis], idx: dict[str, np.ndarray], fixed: dict,
-             draws: dict[str, np.ndarray], sample_idx: np.ndarray | None) -> dict[str, Any]:
+             draws: dict[str, np.ndarray], sample_idx: np.ndarray | None,
+             table) -> dict[str, Any]:
+    """A chunk's evaluator columns: a swept key is a `Cat` where the section's key table
+    (`table`) makes it categorical, else a float array."""
     cols: dict[str, Any] = dict(fixed)
     for a in axes:
         if a.key == "_sample":
             continue
         i = idx[a.column]
-        if a.key in CATEGORICAL_KEYS:
+        if a.key in table.categorical:
             cols[a.key] = Cat(a.values, i)
         else:
             cols[a.key] = np.asarray(a.values, dtype=float)[i]
@@ -215,7 +216,7 @@ def _run_section(sc: Scenario, kind: str, section: dict, fn, models: dict, model
     for idx in chunks(axes, chunk_rows):
         n = len(idx["_rows"])
         timer.start()
-        cols = _columns(axes, idx, fixed, draws, idx.get("_sample"))
+        cols = _columns(axes, idx, fixed, draws, idx.get("_sample"), sc_mod.SECTIONS[kind])
         res = fn(cols, n, models, opts.hardware_files)
         if error_u is not None:
             from planner.evaluate.bands import apply_model_error
