@@ -195,8 +195,7 @@ def _band(r: dict, step: str, fmt) -> str:
     error band of the fitted constants (planner/evaluate/bands.py); empty without one."""
     from planner.evaluate.bands import describe
     col = f"{step}_tokens_per_s"
-    text = describe(r.get(col), r.get(f"{col}_low"), r.get(f"{col}_high"),
-                    r.get(f"{step}_band_rows"), fmt, "held-out measurements")
+    text = describe(r, col, fmt, "held-out measurements", f"{step}_band_rows")
     return f"; {text}" if text else ""
 
 

@@ -56,8 +56,7 @@ def render(r: dict) -> str:
         lines.append(f"Cheapest (fewest GPU-seconds per token): {c['gpus']} GPUs, tp {c['tp']} "
                      f"pp {c['pp']} dp {c['dp']}, {c['tokens_per_s']:,.0f} tokens/s.")
     from planner.evaluate.bands import describe
-    band = describe(best["step_seconds"], best.get("step_seconds_low"),
-                    best.get("step_seconds_high"), best.get("band_rows"), _seconds)
+    band = describe(best, "step_seconds", _seconds)
     lines += ["", f"Step time of plan 1: {_seconds(total)}, " + (
               band + f" of framework {h['framework']}; `planner validate --area training-time`"
               if band else f"not validated for framework {h['framework']}") + "."]

@@ -22,8 +22,7 @@ def _band(r: dict, col: str, fmt) -> list[str]:
     """``  typically A to B (-x% / +y%, N held-out published runs)``, or nothing: the error
     band of a predicted figure (planner/evaluate/bands.py)."""
     from planner.evaluate.bands import describe
-    text = describe(r.get(col), r.get(f"{col}_low"), r.get(f"{col}_high"), r.get("band_rows"),
-                    fmt, "held-out published runs")
+    text = describe(r, col, fmt)
     return [f"  {text}"] if text else []
 
 

@@ -97,7 +97,7 @@ def _band(r: dict, col: str, fmt) -> list[tuple[str, str]]:
     under the figure, where it is predicted and its estimator has a band
     (planner/evaluate/bands.py); no row otherwise."""
     from planner.evaluate.bands import describe
-    text = describe(r[col], r.get(f"{col}_low"), r.get(f"{col}_high"), r.get("band_rows"), fmt)
+    text = describe(r, col, fmt)
     return [("", text)] if text else []
 
 

@@ -76,10 +76,13 @@ def interval(value, b: dict | None, kind: str) -> tuple[np.ndarray, np.ndarray]:
     return v * lo, v * hi
 
 
-def describe(value: float, low: float, high: float, rows: int | None, fmt,
-             what: str = "held-out published runs") -> str:
-    """``typically 31.9 days to 39.4 days (-8% / +14%, 13 held-out published runs)``; empty
-    when there is no band."""
+def describe(record: dict, col: str, fmt, what: str = "held-out published runs",
+             rows_key: str = "band_rows") -> str:
+    """``typically 31.9 days to 39.4 days (-8% / +14%, 13 held-out published runs)`` for the
+    figure `col` of a result record, from its `<col>_low` / `<col>_high` and the held-out row
+    count in `rows_key`; empty when there is no band."""
+    value, low, high = (record.get(k) for k in (col, f"{col}_low", f"{col}_high"))
+    rows = record.get(rows_key)
     if rows is None or any(not isinstance(x, (int, float)) or not math.isfinite(x)
                            for x in (value, low, high)) or value <= 0:
         return ""
