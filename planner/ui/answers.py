@@ -276,7 +276,7 @@ def toml_text(asked: Asked) -> str:
                 spec = resolve_model(asked.plan.model)
         return (head + "# planner params model.toml\n"
                 + catalog.toml_table("model", {"name": spec.name, **catalog.model_fields(spec)}))
-    parts = [head + f"# planner run scenario.toml\n"]
+    parts = [head + "# planner run scenario.toml\n"]
     if spec is not None:
         parts.append(catalog.toml_table("model", catalog.model_fields(spec)))
     elif arg and arg in asked.raw:

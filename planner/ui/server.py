@@ -33,7 +33,6 @@ import sys
 import threading
 import traceback
 from dataclasses import dataclass
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from importlib import resources
 from urllib.parse import parse_qsl, urlsplit
