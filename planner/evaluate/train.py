@@ -308,7 +308,7 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
     err.add(solving & ~np.isfinite(min_gpus) & has_model & ~predict,
             lambda r: _no_fit(combos[code[r]]))
     too_many = solving & np.isfinite(need) & (need > limit) & ~predict
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         at_limit = counted / (limit * peak * util)
     err.add(too_many & ~by_default,
             lambda r: f"--deadline {format_duration(deadline[r])} needs "
@@ -336,7 +336,7 @@ def evaluate(cols: dict[str, Any], n: int, models: dict | None = None,
     # -- time, money, energy ------------------------------------------------------------------
     # Narayanan et al. 2021 sec. 5.1: t = FLOP / (devices x peak x utilisation), over the
     # devices the layout uses; idle devices are priced (they are rented) but do no work.
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         seconds = counted / (used * peak * util)
     useful = np.ones(n)
     goodput_on = np.asarray([c.goodput is True for c in combos], dtype=bool)[code]
